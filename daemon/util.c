@@ -1,0 +1,346 @@
+/*
+ * util.c: clocks, the string buffer, strict parsers, base64.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "util.h"
+
+uint64_t
+now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
+}
+
+double
+realtime_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void
+strbuf_init(struct strbuf *sb)
+{
+	sb->buf = NULL;
+	sb->len = 0;
+	sb->cap = 0;
+	sb->failed = false;
+}
+
+void
+strbuf_free(struct strbuf *sb)
+{
+	free(sb->buf);
+	strbuf_init(sb);
+}
+
+void
+strbuf_reset(struct strbuf *sb)
+{
+	sb->len = 0;
+	sb->failed = false;
+	if (sb->buf != NULL)
+		sb->buf[0] = '\0';
+}
+
+static int
+strbuf_reserve(struct strbuf *sb, size_t extra)
+{
+	size_t need, ncap;
+	char *n;
+
+	if (sb->failed)
+		return -ENOMEM;
+	if (extra > SIZE_MAX - sb->len - 1)
+		goto fail;
+	need = sb->len + extra + 1;
+	if (need <= sb->cap)
+		return 0;
+	ncap = sb->cap ? sb->cap : 64;
+	while (ncap < need) {
+		if (ncap > SIZE_MAX / 2) {
+			ncap = need;
+			break;
+		}
+		ncap *= 2;
+	}
+	n = realloc(sb->buf, ncap);
+	if (n == NULL)
+		goto fail;
+	sb->buf = n;
+	sb->cap = ncap;
+	return 0;
+fail:
+	sb->failed = true;
+	return -ENOMEM;
+}
+
+int
+strbuf_append(struct strbuf *sb, const void *data, size_t len)
+{
+	if (strbuf_reserve(sb, len) < 0)
+		return -ENOMEM;
+	if (len > 0)
+		memcpy(sb->buf + sb->len, data, len);
+	sb->len += len;
+	sb->buf[sb->len] = '\0';
+	return 0;
+}
+
+int
+strbuf_puts(struct strbuf *sb, const char *s)
+{
+	return strbuf_append(sb, s, strlen(s));
+}
+
+int
+strbuf_putc(struct strbuf *sb, char c)
+{
+	return strbuf_append(sb, &c, 1);
+}
+
+int
+strbuf_vprintf(struct strbuf *sb, const char *fmt, va_list ap)
+{
+	va_list aq;
+	int n;
+
+	if (sb->failed)
+		return -ENOMEM;
+	va_copy(aq, ap);
+	n = vsnprintf(NULL, 0, fmt, aq);
+	va_end(aq);
+	if (n < 0) {
+		sb->failed = true;
+		return -EINVAL;
+	}
+	if (strbuf_reserve(sb, (size_t)n) < 0)
+		return -ENOMEM;
+	vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap);
+	sb->len += (size_t)n;
+	return 0;
+}
+
+int
+strbuf_printf(struct strbuf *sb, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = strbuf_vprintf(sb, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+const char *
+strbuf_str(const struct strbuf *sb)
+{
+	return sb->buf != NULL ? sb->buf : "";
+}
+
+char *
+strbuf_steal(struct strbuf *sb)
+{
+	char *s;
+
+	if (sb->failed) {
+		strbuf_free(sb);
+		return NULL;
+	}
+	s = sb->buf != NULL ? sb->buf : strdup("");
+	strbuf_init(sb);
+	return s;
+}
+
+int
+parse_uint64(const char *s, uint64_t *ret)
+{
+	uint64_t v = 0;
+
+	if (s == NULL || *s == '\0')
+		return -EINVAL;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		if (v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
+			return -ERANGE;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*ret = v;
+	return 0;
+}
+
+/* Reads leading digits; returns the number of characters consumed. */
+static size_t
+scan_digits(const char *s, uint64_t *ret, bool *overflow)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	for (i = 0; s[i] >= '0' && s[i] <= '9'; i++) {
+		if (v > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
+			*overflow = true;
+		else
+			v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	*ret = v;
+	return i;
+}
+
+int
+parse_duration(const char *s, uint64_t *ret_usec)
+{
+	static const struct {
+		const char *unit;
+		uint64_t usec;
+	} units[] = {
+		{ "ms", USEC_PER_MSEC },
+		{ "s", USEC_PER_SEC },
+		{ "m", 60 * USEC_PER_SEC },
+		{ "h", 3600 * USEC_PER_SEC },
+		{ "d", 86400 * USEC_PER_SEC },
+	};
+	uint64_t total = 0, n;
+	bool overflow = false;
+	size_t k, len;
+
+	if (s == NULL || *s == '\0')
+		return -EINVAL;
+	while (*s != '\0') {
+		len = scan_digits(s, &n, &overflow);
+		if (len == 0 || overflow)
+			return overflow ? -ERANGE : -EINVAL;
+		s += len;
+		for (k = 0; k < ELEMENTSOF(units); k++) {
+			size_t ul = strlen(units[k].unit);
+
+			if (strncmp(s, units[k].unit, ul) == 0 &&
+			    (s[ul] == '\0' || (s[ul] >= '0' && s[ul] <= '9')))
+				break;
+		}
+		if (k == ELEMENTSOF(units))
+			return -EINVAL;
+		if (n > UINT64_MAX / units[k].usec ||
+		    total > UINT64_MAX - n * units[k].usec)
+			return -ERANGE;
+		total += n * units[k].usec;
+		s += strlen(units[k].unit);
+	}
+	*ret_usec = total;
+	return 0;
+}
+
+void
+format_duration(uint64_t usec, char *buf, size_t bufsz)
+{
+	uint64_t h, m, s;
+
+	if (usec % USEC_PER_SEC != 0 || usec == 0) {
+		snprintf(buf, bufsz, "%llums",
+		    (unsigned long long)(usec / USEC_PER_MSEC));
+		return;
+	}
+	s = usec / USEC_PER_SEC;
+	h = s / 3600;
+	m = (s % 3600) / 60;
+	s %= 60;
+	if (h > 0 && m == 0 && s == 0)
+		snprintf(buf, bufsz, "%lluh", (unsigned long long)h);
+	else if (h > 0 && s == 0)
+		snprintf(buf, bufsz, "%lluh%llum", (unsigned long long)h,
+		    (unsigned long long)m);
+	else if (h == 0 && m > 0 && s == 0)
+		snprintf(buf, bufsz, "%llum", (unsigned long long)m);
+	else
+		snprintf(buf, bufsz, "%llus", (unsigned long long)(usec / USEC_PER_SEC));
+}
+
+int
+parse_size(const char *s, uint64_t *ret_bytes)
+{
+	static const struct {
+		const char *unit;
+		uint64_t mult;
+	} units[] = {
+		{ "", 1 }, { "B", 1 },
+		{ "kB", 1000 }, { "KB", 1000 }, { "MB", 1000000 },
+		{ "GB", 1000000000 },
+		{ "KiB", 1024 }, { "MiB", 1024 * 1024 },
+		{ "GiB", UINT64_C(1024) * 1024 * 1024 },
+	};
+	uint64_t n;
+	bool overflow = false;
+	size_t len, k;
+
+	if (s == NULL)
+		return -EINVAL;
+	len = scan_digits(s, &n, &overflow);
+	if (len == 0)
+		return -EINVAL;
+	if (overflow)
+		return -ERANGE;
+	for (k = 0; k < ELEMENTSOF(units); k++)
+		if (strcmp(s + len, units[k].unit) == 0)
+			break;
+	if (k == ELEMENTSOF(units))
+		return -EINVAL;
+	if (n > UINT64_MAX / units[k].mult)
+		return -ERANGE;
+	*ret_bytes = n * units[k].mult;
+	return 0;
+}
+
+char *
+base64_encode(const void *data, size_t len)
+{
+	static const char tbl[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char *p = data;
+	size_t i, o = 0;
+	char *out;
+
+	if (len > (SIZE_MAX - 1) / 4 * 3 - 3)
+		return NULL;
+	out = malloc((len + 2) / 3 * 4 + 1);
+	if (out == NULL)
+		return NULL;
+	for (i = 0; i + 2 < len; i += 3) {
+		out[o++] = tbl[p[i] >> 2];
+		out[o++] = tbl[((p[i] & 3) << 4) | (p[i + 1] >> 4)];
+		out[o++] = tbl[((p[i + 1] & 15) << 2) | (p[i + 2] >> 6)];
+		out[o++] = tbl[p[i + 2] & 63];
+	}
+	if (i < len) {
+		out[o++] = tbl[p[i] >> 2];
+		if (i + 1 < len) {
+			out[o++] = tbl[((p[i] & 3) << 4) | (p[i + 1] >> 4)];
+			out[o++] = tbl[(p[i + 1] & 15) << 2];
+		} else {
+			out[o++] = tbl[(p[i] & 3) << 4];
+			out[o++] = '=';
+		}
+		out[o++] = '=';
+	}
+	out[o] = '\0';
+	return out;
+}
+
+void
+secret_free(char *s)
+{
+	if (s == NULL)
+		return;
+	explicit_bzero(s, strlen(s));
+	free(s);
+}

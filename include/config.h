@@ -1,0 +1,110 @@
+/*
+ * config.h: the YAML configuration, parsed and validated into an immutable
+ * struct kcm_config.  Loading is all-or-nothing: either every value, every
+ * secret file and every path checked out, or the caller gets the complete
+ * list of errors (file:line:column: message) and no configuration.
+ */
+#ifndef KCM_CONFIG_H
+#define KCM_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CONFIG_DEFAULT_PATH		"/etc/kibana-connector-monitor/config.yml"
+#define CONFIG_DEFAULT_LISTEN_HOST	"127.0.0.1"
+#define CONFIG_DEFAULT_LISTEN_PORT	9479
+#define CONFIG_DEFAULT_TARGET_NAME	"default"
+#define CONFIG_DEFAULT_KIBANA_URL	"http://localhost:5601"
+#define CONFIG_DEFAULT_TIMEOUT_USEC	(10 * UINT64_C(1000000))
+#define CONFIG_DEFAULT_MAX_RESPONSE	(64 * UINT64_C(1024) * 1024)
+#define CONFIG_DEFAULT_INVENTORY_USEC	(60 * UINT64_C(1000000))
+#define CONFIG_DEFAULT_MAX_PARALLEL	8
+
+/* Where a value came from, for error messages after loading. */
+struct config_pos {
+	unsigned	 line;		/* 1-based; 0 = built-in default */
+	unsigned	 column;	/* 1-based */
+};
+
+/* One HTTP endpoint (Kibana now; Elasticsearch in issue 3 reuses it). */
+struct endpoint_config {
+	char		*url;		/* scheme://host[:port][/base], no trailing '/' */
+	char		*api_key_file;	/* as written in the file, or NULL */
+	char		*username;	/* basic auth, with password_file */
+	char		*password_file;
+	char		*ca_file;	/* resolved absolute path, or NULL */
+	char		*client_cert_file; /* resolved, or NULL */
+	char		*client_key_file;  /* resolved, or NULL */
+	char		*proxy;		/* NULL = no proxy (environment ignored) */
+	bool		 insecure_skip_verify;
+	uint64_t	 timeout_usec;	/* whole-request deadline */
+	uint64_t	 max_response_bytes;
+	/*
+	 * The complete header line, "Authorization: ApiKey <key>" or
+	 * "Authorization: Basic <base64>", built from the secret files at load
+	 * time; NULL when no credentials are configured.  SECRET: never log,
+	 * print or copy it anywhere but into the HTTP request.  Freed with
+	 * secret_free().
+	 */
+	char		*auth_header;
+	struct config_pos pos;		/* of the endpoint's mapping */
+};
+
+struct target_config {
+	char		*name;		/* label value `target` */
+	struct endpoint_config kibana;
+	bool		 spaces_all;	/* `spaces: all` */
+	char		**spaces;	/* when !spaces_all: space ids */
+	size_t		 nspaces;
+	uint64_t	 inventory_interval_usec;
+	unsigned	 max_parallel_requests;
+	struct config_pos pos;
+};
+
+struct listen_config {
+	char		*host;		/* "127.0.0.1", "::1" (no brackets), "0.0.0.0" */
+	uint16_t	 port;		/* 0 = ephemeral (tests) */
+};
+
+struct kcm_config {
+	char		*path;		/* file it was loaded from; NULL for built-in */
+	bool		 builtin;	/* true = built-in defaults, no file */
+	struct listen_config *listen;
+	size_t		 nlisten;
+	struct target_config *targets;
+	size_t		 ntargets;
+	int		 log_level;	/* LOG_ERR..LOG_DEBUG; default LOG_INFO */
+};
+
+struct config_error {
+	char		*file;
+	unsigned	 line;		/* 1-based */
+	unsigned	 column;	/* 1-based */
+	char		*message;
+};
+
+struct config_errors {
+	struct config_error *v;
+	size_t		 n;
+};
+
+/*
+ * Loads and validates `path`, reading secret files (see README).  On success
+ * returns 0 and *ret owns a new configuration.  On failure returns a negative
+ * errno (-EINVAL for validation errors) and appends every problem to errs.
+ * A missing or unreadable file is one error with line 0 / column 0.
+ */
+int	 config_load(const char *path, struct kcm_config **ret,
+	    struct config_errors *errs);
+
+/* The built-in defaults (one target "default" at http://localhost:5601). */
+int	 config_default(struct kcm_config **ret);
+
+void	 config_free(struct kcm_config *cfg);	/* NULL-safe; wipes secrets */
+void	 config_errors_free(struct config_errors *errs);
+/* Writes each error as "FILE:LINE:COLUMN: message\n". */
+void	 config_errors_print(const struct config_errors *errs, FILE *f);
+
+#endif /* KCM_CONFIG_H */

@@ -1,0 +1,58 @@
+/*
+ * log.h: the daemon's one logging sink.
+ *
+ * Every line is structured: a message plus named fields.  On stderr the line
+ * is logfmt ("level=warning msg=\"...\" target=prod url_path=/api/..."), with
+ * every value escaped, so hostile strings from Kibana (connector names, error
+ * text) can never forge a line or a field.  Field keys are journald-style
+ * (upper case, digits, underscore) so the journald backend (issue 5) can pass
+ * them through unchanged; on stderr they are printed in lower case.
+ *
+ * Library code (parsers, clients) never logs: it returns errors, and the
+ * caller that decides logs them.  Secrets are never passed to these
+ * functions.
+ */
+#ifndef KCM_LOG_H
+#define KCM_LOG_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <syslog.h>	/* LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG */
+
+#include "util.h"
+
+struct log_field {
+	const char	*key;	/* e.g. "TARGET", "URL_PATH"; NULL ends a list */
+	const char	*value;	/* NULL fields are skipped */
+};
+
+void	 log_init(const char *ident);
+void	 log_set_level(int prio);		/* LOG_ERR .. LOG_DEBUG */
+int	 log_get_level(void);
+/* "debug" | "info" | "warning" | "error" -> LOG_*; -EINVAL otherwise. */
+int	 log_level_from_string(const char *s);
+const char *log_level_to_string(int prio);
+
+/*
+ * msgid: a 32-hex-digit MESSAGE_ID from msgid.h, or NULL.
+ * fields: array of n fields (n may be 0, fields NULL).
+ */
+void	 log_struct(int prio, const char *msgid, const struct log_field *fields,
+	    size_t n, const char *fmt, ...) KCM_PRINTF(5, 6);
+void	 log_structv(int prio, const char *msgid, const struct log_field *fields,
+	    size_t n, const char *fmt, va_list ap);
+
+#define log_error(...)	 log_struct(LOG_ERR, NULL, NULL, 0, __VA_ARGS__)
+#define log_warning(...) log_struct(LOG_WARNING, NULL, NULL, 0, __VA_ARGS__)
+#define log_info(...)	 log_struct(LOG_INFO, NULL, NULL, 0, __VA_ARGS__)
+#define log_debug(...)	 log_struct(LOG_DEBUG, NULL, NULL, 0, __VA_ARGS__)
+
+/*
+ * Appends s (len bytes, may contain anything) as a logfmt value: bare when
+ * it is non-empty and holds only printable ASCII other than space, '"', '=',
+ * '\\'; otherwise double-quoted with \" \\ \n \r \t escaped, other control
+ * bytes and invalid UTF-8 as \xNN.  Valid UTF-8 passes through.
+ */
+int	 log_escape_value(struct strbuf *out, const char *s, size_t len);
+
+#endif /* KCM_LOG_H */

@@ -1,0 +1,77 @@
+/*
+ * metrics.h: the metric registry.  Modules register families once and then
+ * set, add or observe series; the registry owns every series and renders the
+ * whole exposition on demand.  No I/O here.
+ *
+ * Rendering is deterministic: families in byte order of their names, series
+ * in byte order of their label values (compared label by label), one HELP
+ * and one TYPE line per family, each name+label set once.
+ *
+ * Label values are passed raw (hostile strings are fine): the registry
+ * sanitizes them (expo_sanitize_label, EXPO_LABEL_VALUE_MAX) when a series is
+ * created, so two values that sanitize to the same string are one series.
+ */
+#ifndef KCM_METRICS_H
+#define KCM_METRICS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+enum metric_type {
+	METRIC_GAUGE,
+	METRIC_COUNTER,
+	METRIC_HISTOGRAM,
+};
+
+struct metrics;			/* the registry */
+struct metric_family;
+
+struct metrics *metrics_new(void);
+void	 metrics_free(struct metrics *m);	/* NULL-safe, frees all */
+
+/*
+ * Registers a family, or returns the existing one with that name (then
+ * type, help and label names must match; otherwise NULL).  label_names has
+ * nlabels entries (may be 0).  For METRIC_HISTOGRAM, buckets holds
+ * nbuckets strictly increasing upper bounds, without +Inf (added
+ * automatically); for other types pass NULL, 0.  Returns NULL on
+ * allocation failure or invalid names.  The registry copies everything.
+ */
+struct metric_family *metrics_family(struct metrics *m, const char *name,
+	    const char *help, enum metric_type type,
+	    const char *const *label_names, size_t nlabels,
+	    const double *buckets, size_t nbuckets);
+
+/*
+ * values has exactly the family's nlabels entries; none may be NULL.
+ * metrics_set: gauge or counter, creates the series if needed.
+ * metrics_add: gauge or counter; creates the series at 0 then adds.
+ * metrics_observe: histogram only.
+ * All return 0 or -ENOMEM / -EINVAL (wrong type).
+ */
+int	 metrics_set(struct metric_family *f, const char *const *values, double v);
+int	 metrics_add(struct metric_family *f, const char *const *values, double delta);
+int	 metrics_observe(struct metric_family *f, const char *const *values, double v);
+/* Reads a gauge/counter value; -ENOENT when the series does not exist. */
+int	 metrics_get(struct metric_family *f, const char *const *values, double *ret);
+
+/*
+ * Removes every series whose label values match `match`: an array of the
+ * family's nlabels entries where NULL matches anything.  Returns the number
+ * of series removed.  Used when objects vanish from Kibana, e.g.
+ * {target, space, NULL, ...} drops a whole space of one target.
+ */
+size_t	 metrics_remove(struct metric_family *f, const char *const *match);
+/* Number of series in the family. */
+size_t	 metrics_count(const struct metric_family *f);
+
+/* Renders every family (see above) and appends to out. */
+int	 metrics_render(struct metrics *m, struct strbuf *out);
+
+/* How many label values were cut to EXPO_LABEL_VALUE_MAX so far. */
+uint64_t metrics_truncated_labels(const struct metrics *m);
+
+#endif /* KCM_METRICS_H */

@@ -1,0 +1,82 @@
+/*
+ * util.h: small helpers shared by every module: clocks, a growable string
+ * buffer, strict number/duration/size parsing, base64.
+ *
+ * Conventions (whole project): functions return 0 on success or a negative
+ * errno on failure; out-parameters are written only on success.
+ */
+#ifndef KCM_UTIL_H
+#define KCM_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define USEC_PER_SEC  UINT64_C(1000000)
+#define USEC_PER_MSEC UINT64_C(1000)
+
+#define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
+
+#if defined(__GNUC__)
+#define KCM_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define KCM_PRINTF(a, b)
+#endif
+
+/* CLOCK_MONOTONIC in microseconds: every deadline and duration uses it. */
+uint64_t now_usec(void);
+/* CLOCK_REALTIME as seconds since the epoch, for *_timestamp_seconds. */
+double realtime_seconds(void);
+
+/*
+ * A growable, always NUL-terminated byte buffer.  After the first allocation
+ * failure every later append is a no-op and strbuf_failed() is true, so a
+ * caller can build a whole document and check once at the end.
+ */
+struct strbuf {
+	char	*buf;	/* NULL until the first append */
+	size_t	 len;
+	size_t	 cap;
+	bool	 failed;
+};
+
+void	 strbuf_init(struct strbuf *sb);
+void	 strbuf_free(struct strbuf *sb);	/* frees buf, re-inits */
+void	 strbuf_reset(struct strbuf *sb);	/* len = 0, keeps memory */
+int	 strbuf_append(struct strbuf *sb, const void *data, size_t len);
+int	 strbuf_puts(struct strbuf *sb, const char *s);
+int	 strbuf_putc(struct strbuf *sb, char c);
+int	 strbuf_printf(struct strbuf *sb, const char *fmt, ...) KCM_PRINTF(2, 3);
+int	 strbuf_vprintf(struct strbuf *sb, const char *fmt, va_list ap);
+/* "" when nothing was appended; never NULL. */
+const char *strbuf_str(const struct strbuf *sb);
+/* Hands the heap buffer to the caller (never NULL unless failed) and re-inits. */
+char	*strbuf_steal(struct strbuf *sb);
+static inline bool strbuf_failed(const struct strbuf *sb) { return sb->failed; }
+
+/*
+ * Strict parsers for configuration values.  No leading/trailing space, no
+ * sign, no overflow.
+ *   parse_uint64("42")
+ *   parse_duration("30s" | "5m" | "1h" | "1h30m" | "250ms" | "2d") -> usec;
+ *     a bare number without unit is rejected; "0s" is allowed (callers
+ *     check ranges).
+ *   parse_size("64MiB" | "10MB" | "512KiB" | "1GiB" | "1000" | "100B") -> bytes;
+ *     decimal units (kB, KB, MB, GB) are powers of 1000, binary (KiB, MiB,
+ *     GiB) powers of 1024.
+ */
+int	 parse_uint64(const char *s, uint64_t *ret);
+int	 parse_duration(const char *s, uint64_t *ret_usec);
+int	 parse_size(const char *s, uint64_t *ret_bytes);
+
+/* Formats a duration as the shortest of "250ms", "30s", "5m", "1h30m". */
+void	 format_duration(uint64_t usec, char *buf, size_t bufsz);
+
+/* Standard base64 (RFC 4648, with padding).  Returns a heap string or NULL. */
+char	*base64_encode(const void *data, size_t len);
+
+/* Overwrites then frees a secret string; NULL-safe. */
+void	 secret_free(char *s);
+
+#endif /* KCM_UTIL_H */
