@@ -1,1 +1,334 @@
-/* placeholder */
+/*
+ * kcm.c: the daemon's environment: metric families, request accounting,
+ * the rendered exposition and the --once bookkeeping.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "expo.h"
+#include "inventory.h"
+#include "kcm.h"
+#include "log.h"
+#include "process.h"
+
+struct kcm_body {
+	unsigned	 refs;
+	size_t		 len;
+	char		 data[];
+};
+
+static const double duration_buckets[] = {
+	0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+};
+
+const char *
+kcm_api_to_string(enum kcm_api api)
+{
+	switch (api) {
+	case API_SPACES:		return "spaces";
+	case API_CONNECTORS:		return "connectors";
+	case API_CONNECTOR_TYPES:	return "connector_types";
+	case API_RULES:			return "rules";
+	case API__MAX:			break;
+	}
+	return "unknown";
+}
+
+const char *
+kcm_result_to_string(enum kcm_result r)
+{
+	switch (r) {
+	case RESULT_OK:			return "ok";
+	case RESULT_HTTP_4XX:		return "http_4xx";
+	case RESULT_HTTP_5XX:		return "http_5xx";
+	case RESULT_TIMEOUT:		return "timeout";
+	case RESULT_CONNECT:		return "connect";
+	case RESULT_TLS:		return "tls";
+	case RESULT_DNS:		return "dns";
+	case RESULT_TOO_LARGE:		return "too_large";
+	case RESULT_INVALID_RESPONSE:	return "invalid_response";
+	case RESULT__MAX:		break;
+	}
+	return "invalid_response";
+}
+
+enum kcm_result
+kcm_classify(const struct http_response *resp)
+{
+	switch (resp->result) {
+	case HTTP_RESULT_OK:
+		break;
+	case HTTP_RESULT_TIMEOUT:	return RESULT_TIMEOUT;
+	case HTTP_RESULT_CONNECT:	return RESULT_CONNECT;
+	case HTTP_RESULT_TLS:		return RESULT_TLS;
+	case HTTP_RESULT_DNS:		return RESULT_DNS;
+	case HTTP_RESULT_TOO_LARGE:	return RESULT_TOO_LARGE;
+	case HTTP_RESULT_OTHER:		return RESULT_CONNECT;
+	}
+	if (resp->status >= 200 && resp->status < 300)
+		return RESULT_OK;
+	if (resp->status >= 400 && resp->status < 500)
+		return RESULT_HTTP_4XX;
+	if (resp->status >= 500 && resp->status < 600)
+		return RESULT_HTTP_5XX;
+	return RESULT_INVALID_RESPONSE;
+}
+
+static int
+register_families(struct kcm *k)
+{
+	static const char *const info_l[] = { "target", "space", "connector_id",
+	    "name", "connector_type_id", "preconfigured", "deprecated",
+	    "system_action" };
+	static const char *const conn_l[] = { "target", "space", "connector_id" };
+	static const char *const type_l[] = { "target", "connector_type_id",
+	    "minimum_license_required" };
+	static const char *const rule_l[] = { "target", "space", "rule_id",
+	    "rule_name", "connector_id" };
+	static const char *const api_l[] = { "target", "api" };
+	static const char *const req_l[] = { "target", "api", "result" };
+	static const char *const build_l[] = { "version", "libcurl", "libevent",
+	    "jansson" };
+	struct kcm_families *f = &k->fam;
+	struct metrics *m = k->metrics;
+	const char *build_v[4];
+	char jv[32];
+
+	f->connector_info = metrics_family(m, "kibana_connector_info",
+	    "Connectors Kibana lists, one series per connector and space; preconfigured connectors once with space=\"*\".",
+	    METRIC_GAUGE, info_l, ELEMENTSOF(info_l), NULL, 0);
+	f->connector_missing_secrets = metrics_family(m,
+	    "kibana_connector_missing_secrets",
+	    "1 when Kibana reports the connector's secrets missing (is_missing_secrets), e.g. after an import.",
+	    METRIC_GAUGE, conn_l, ELEMENTSOF(conn_l), NULL, 0);
+	f->connector_references = metrics_family(m,
+	    "kibana_connector_references",
+	    "Number of saved objects (rules) referencing the connector (Kibana's referenced_by_count).",
+	    METRIC_GAUGE, conn_l, ELEMENTSOF(conn_l), NULL, 0);
+	f->type_enabled = metrics_family(m, "kibana_connector_type_enabled",
+	    "1 when the connector type can be used (enabled in kibana.yml and by the licence).",
+	    METRIC_GAUGE, type_l, ELEMENTSOF(type_l), NULL, 0);
+	f->type_enabled_in_license = metrics_family(m,
+	    "kibana_connector_type_enabled_in_license",
+	    "1 when the current licence allows the connector type.",
+	    METRIC_GAUGE, type_l, ELEMENTSOF(type_l), NULL, 0);
+	f->type_enabled_in_config = metrics_family(m,
+	    "kibana_connector_type_enabled_in_config",
+	    "1 when xpack.actions.enabledActionTypes allows the connector type.",
+	    METRIC_GAUGE, type_l, ELEMENTSOF(type_l), NULL, 0);
+	f->rule_connector_missing = metrics_family(m,
+	    "kibana_rule_action_connector_missing",
+	    "1 for each rule action whose connector no longer exists in the rule's space.",
+	    METRIC_GAUGE, rule_l, ELEMENTSOF(rule_l), NULL, 0);
+	f->up = metrics_family(m, "kibana_connector_monitor_up",
+	    "1 when every request of this API in the target's last poll cycle succeeded. Data is polled on the monitor's own schedule, not per scrape.",
+	    METRIC_GAUGE, api_l, ELEMENTSOF(api_l), NULL, 0);
+	f->requests = metrics_family(m, "kibana_connector_monitor_requests_total",
+	    "Requests sent to Kibana/Elasticsearch, by outcome.",
+	    METRIC_COUNTER, req_l, ELEMENTSOF(req_l), NULL, 0);
+	f->request_duration = metrics_family(m,
+	    "kibana_connector_monitor_request_duration_seconds",
+	    "Duration of requests to Kibana/Elasticsearch.",
+	    METRIC_HISTOGRAM, api_l, ELEMENTSOF(api_l), duration_buckets,
+	    ELEMENTSOF(duration_buckets));
+	f->last_success = metrics_family(m,
+	    "kibana_connector_monitor_last_success_timestamp_seconds",
+	    "End of the last poll cycle in which every request of this API succeeded.",
+	    METRIC_GAUGE, api_l, ELEMENTSOF(api_l), NULL, 0);
+	f->build_info = metrics_family(m, "kibana_connector_monitor_build_info",
+	    "Version of the monitor and of the libraries it runs with.",
+	    METRIC_GAUGE, build_l, ELEMENTSOF(build_l), NULL, 0);
+	f->truncated_labels = metrics_family(m,
+	    "kibana_connector_monitor_label_values_truncated_total",
+	    "Label values cut to 1024 bytes (very long names from Kibana).",
+	    METRIC_COUNTER, NULL, 0, NULL, 0);
+	if (f->connector_info == NULL || f->connector_missing_secrets == NULL ||
+	    f->connector_references == NULL || f->type_enabled == NULL ||
+	    f->type_enabled_in_license == NULL || f->type_enabled_in_config == NULL ||
+	    f->rule_connector_missing == NULL || f->up == NULL ||
+	    f->requests == NULL || f->request_duration == NULL ||
+	    f->last_success == NULL || f->build_info == NULL ||
+	    f->truncated_labels == NULL)
+		return -ENOMEM;
+
+	snprintf(jv, sizeof(jv), "%s", jansson_version_str());
+	build_v[0] = KCM_VERSION;
+	build_v[1] = curl_version_info(CURLVERSION_NOW)->version;
+	build_v[2] = event_get_version();
+	build_v[3] = jv;
+	return metrics_set(f->build_info, build_v, 1);
+}
+
+int
+kcm_init(struct kcm *k, struct event_base *base, struct kcm_config *cfg,
+    bool once)
+{
+	size_t i;
+	int r;
+
+	memset(k, 0, sizeof(*k));
+	k->base = base;
+	k->cfg = cfg;
+	k->once = once;
+	k->start_time = process_start_time();
+	k->metrics = metrics_new();
+	k->http = http_client_new(base);
+	if (k->metrics == NULL || k->http == NULL)
+		return -ENOMEM;
+	if ((r = register_families(k)) < 0)
+		return r;
+	k->targets = calloc(cfg->ntargets, sizeof(*k->targets));
+	if (k->targets == NULL && cfg->ntargets > 0)
+		return -ENOMEM;
+	for (i = 0; i < cfg->ntargets; i++) {
+		k->targets[i] = target_new(k, &cfg->targets[i]);
+		if (k->targets[i] == NULL)
+			return -ENOMEM;
+		k->ntargets++;
+	}
+	return kcm_publish(k);
+}
+
+int
+kcm_start(struct kcm *k)
+{
+	size_t i;
+	int r;
+
+	k->once_pending = k->ntargets;
+	for (i = 0; i < k->ntargets; i++)
+		if ((r = target_start(k->targets[i], k->once)) < 0)
+			return r;
+	return 0;
+}
+
+static void
+body_unref(struct kcm_body *b)
+{
+	if (b != NULL && --b->refs == 0)
+		free(b);
+}
+
+void
+kcm_fini(struct kcm *k)
+{
+	size_t i;
+
+	for (i = 0; i < k->ntargets; i++)
+		target_free(k->targets[i]);
+	free(k->targets);
+	k->targets = NULL;
+	k->ntargets = 0;
+	http_client_free(k->http);
+	k->http = NULL;
+	metrics_free(k->metrics);
+	k->metrics = NULL;
+	body_unref(k->body);
+	k->body = NULL;
+}
+
+void
+kcm_account(struct kcm *k, const char *target, enum kcm_api api,
+    enum kcm_result r, uint64_t duration_usec)
+{
+	const char *v[3] = { target, kcm_api_to_string(api), NULL };
+	unsigned i;
+
+	/* Every result starts at 0, so rate() and increase() work at once. */
+	for (i = 0; i < RESULT__MAX; i++) {
+		v[2] = kcm_result_to_string(i);
+		metrics_add(k->fam.requests, v, i == r ? 1 : 0);
+	}
+	metrics_observe(k->fam.request_duration, v,
+	    (double)duration_usec / (double)USEC_PER_SEC);
+	if (r != RESULT_OK)
+		k->any_failed = true;
+}
+
+int
+kcm_publish(struct kcm *k)
+{
+	struct kcm_body *b;
+	struct strbuf sb;
+	double prev = 0;
+
+	metrics_get(k->fam.truncated_labels, NULL, &prev);
+	metrics_add(k->fam.truncated_labels, NULL,
+	    (double)metrics_truncated_labels(k->metrics) - prev);
+
+	strbuf_init(&sb);
+	if (metrics_render(k->metrics, &sb) < 0 || strbuf_failed(&sb)) {
+		strbuf_free(&sb);
+		return -ENOMEM;
+	}
+	b = malloc(sizeof(*b) + sb.len);
+	if (b == NULL) {
+		strbuf_free(&sb);
+		return -ENOMEM;
+	}
+	b->refs = 1;
+	b->len = sb.len;
+	memcpy(b->data, strbuf_str(&sb), sb.len);
+	strbuf_free(&sb);
+	body_unref(k->body);
+	k->body = b;
+	return 0;
+}
+
+void
+kcm_cycle_done(struct kcm *k, struct target *t, bool all_ok)
+{
+	(void)t;
+	if (!all_ok)
+		k->any_failed = true;
+	if (kcm_publish(k) < 0)
+		log_error("out of memory rendering metrics; serving the previous rendering");
+	if (k->once && k->once_pending > 0 && --k->once_pending == 0)
+		event_base_loopexit(k->base, NULL);
+}
+
+static void
+body_cleanup(const void *data, size_t len, void *arg)
+{
+	(void)data;
+	(void)len;
+	body_unref(arg);
+}
+
+int
+kcm_write_metrics(struct kcm *k, struct evbuffer *out)
+{
+	struct strbuf sb;
+	int r = 0;
+
+	if (k->body != NULL && k->body->len > 0) {
+		/* Zero-copy: the buffer holds a reference until it is sent. */
+		k->body->refs++;
+		if (evbuffer_add_reference(out, k->body->data, k->body->len,
+		    body_cleanup, k->body) < 0) {
+			k->body->refs--;
+			return -ENOMEM;
+		}
+	}
+	strbuf_init(&sb);
+	process_metrics_render(&sb);
+	if (strbuf_failed(&sb) || evbuffer_add(out, strbuf_str(&sb), sb.len) < 0)
+		r = -ENOMEM;
+	strbuf_free(&sb);
+	return r;
+}
+
+int
+kcm_render_all(struct kcm *k, struct strbuf *out)
+{
+	if (k->body != NULL)
+		strbuf_append(out, k->body->data, k->body->len);
+	process_metrics_render(out);
+	return strbuf_failed(out) ? -ENOMEM : 0;
+}

@@ -1,1 +1,290 @@
-int main(void) { return 0; }
+/*
+ * main.c: command line, start-up order, signals, the loop, teardown.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <link.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "config.h"
+#include "http_server.h"
+#include "kcm.h"
+#include "log.h"
+#include "msgid.h"
+
+#define EXIT_CONFIG 2
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: kibana-connector-monitor [--config FILE] [--check-config] [--once]\n"
+	    "                                [--version] [--help]\n"
+	    "\n"
+	    "Watches Kibana alerting connectors and serves their health as\n"
+	    "Prometheus metrics.\n"
+	    "\n"
+	    "  -c, --config FILE   configuration file (default %s;\n"
+	    "                      built-in defaults when that file does not exist)\n"
+	    "  -t, --check-config  validate the configuration and secret files, print\n"
+	    "                      'configuration OK' or every error, send no request\n"
+	    "      --once          poll every target once, print the metrics, exit 0\n"
+	    "                      when every request succeeded, else 1\n"
+	    "  -V, --version       print the version and library versions\n"
+	    "  -h, --help          print this help\n",
+	    CONFIG_DEFAULT_PATH);
+}
+
+static int
+find_libsystemd(struct dl_phdr_info *info, size_t size, void *data)
+{
+	char **ret = data;
+	char real[PATH_MAX];
+	const char *base;
+
+	(void)size;
+	if (info->dlpi_name == NULL || strstr(info->dlpi_name, "libsystemd.so") == NULL)
+		return 0;
+	if (realpath(info->dlpi_name, real) == NULL)
+		return 0;
+	base = strrchr(real, '/');
+	*ret = strdup(base != NULL ? base + 1 : real);
+	return 1;
+}
+
+static void
+print_version(void)
+{
+	char *sd = NULL;
+
+	dl_iterate_phdr(find_libsystemd, &sd);
+	printf("kibana-connector-monitor %s\n", KCM_VERSION);
+	printf("libcurl %s\n", curl_version_info(CURLVERSION_NOW)->version);
+	printf("libevent %s\n", event_get_version());
+	printf("jansson %s\n", jansson_version_str());
+	printf("libsystemd %s (built against %s)\n", sd != NULL ? sd : "unknown",
+	    KCM_LIBSYSTEMD_VERSION);
+	free(sd);
+}
+
+static void
+libevent_log(int severity, const char *msg)
+{
+	int prio = LOG_DEBUG;
+
+	if (severity == EVENT_LOG_WARN)
+		prio = LOG_WARNING;
+	else if (severity == EVENT_LOG_ERR)
+		prio = LOG_ERR;
+	log_struct(prio, NULL, NULL, 0, "libevent: %s", msg);
+}
+
+static void
+on_stop_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct kcm *k = arg;
+
+	(void)what;
+	log_struct(LOG_INFO, MSGID_DAEMON_STOPPING, NULL, 0,
+	    "received %s, stopping", strsignal((int)sig));
+	event_base_loopexit(k->base, NULL);
+}
+
+static void
+on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	(void)arg;
+	log_warning("received SIGHUP: reloading is not supported yet, restart to apply a new configuration");
+}
+
+/* Loads the configuration; returns 0, or an exit code. */
+static int
+load_config(const char *path, bool explicit_path, struct kcm_config **ret,
+    bool *builtin)
+{
+	struct config_errors errs = { 0 };
+	int r;
+
+	*builtin = false;
+	if (!explicit_path && access(path, F_OK) < 0 && errno == ENOENT) {
+		*builtin = true;
+		r = config_default(ret);
+		if (r < 0) {
+			fprintf(stderr, "kibana-connector-monitor: out of memory\n");
+			return 1;
+		}
+		return 0;
+	}
+	r = config_load(path, ret, &errs);
+	if (r < 0) {
+		config_errors_print(&errs, stderr);
+		config_errors_free(&errs);
+		return EXIT_CONFIG;
+	}
+	config_errors_free(&errs);
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, 't' },
+		{ "once", no_argument, NULL, 'o' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = CONFIG_DEFAULT_PATH;
+	bool explicit_path = false, check = false, once = false, builtin;
+	struct kcm_config *cfg = NULL;
+	struct event_base *base = NULL;
+	struct event *sig_term = NULL, *sig_int = NULL, *sig_hup = NULL;
+	struct http_server *server = NULL;
+	struct kcm k;
+	struct strbuf out;
+	size_t i;
+	int c, r, ret = 1;
+
+	while ((c = getopt_long(argc, argv, "c:tVh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			explicit_path = true;
+			break;
+		case 't':
+			check = true;
+			break;
+		case 'o':
+			once = true;
+			break;
+		case 'V':
+			print_version();
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_CONFIG;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "kibana-connector-monitor: unexpected argument '%s'\n",
+		    argv[optind]);
+		usage(stderr);
+		return EXIT_CONFIG;
+	}
+
+	log_init("kibana-connector-monitor");
+	if ((r = load_config(path, explicit_path, &cfg, &builtin)) != 0)
+		return r;
+	if (check) {
+		if (builtin)
+			printf("no configuration file at %s: built-in defaults\n", path);
+		printf("configuration OK\n");
+		config_free(cfg);
+		return 0;
+	}
+	log_set_level(cfg->log_level);
+	if (builtin)
+		log_struct(LOG_INFO, MSGID_CONFIG_LOADED, NULL, 0,
+		    "no configuration file at %s; running on built-in defaults: target '%s' at %s, listening on %s:%u",
+		    path, cfg->targets[0].name, cfg->targets[0].kibana.url,
+		    cfg->listen[0].host, cfg->listen[0].port);
+	else
+		log_struct(LOG_INFO, MSGID_CONFIG_LOADED, NULL, 0,
+		    "configuration loaded from %s: %zu target(s)", path,
+		    cfg->ntargets);
+
+	signal(SIGPIPE, SIG_IGN);
+	event_set_log_callback(libevent_log);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		log_error("curl_global_init failed");
+		goto out;
+	}
+	if (!(curl_version_info(CURLVERSION_NOW)->features & CURL_VERSION_ASYNCHDNS))
+		log_warning("libcurl resolves names synchronously: a slow DNS server will stall the event loop");
+	for (i = 0; i < cfg->ntargets; i++)
+		if (cfg->targets[i].kibana.insecure_skip_verify)
+			log_warning("target '%s': insecure_skip_verify is on, Kibana's TLS certificate is not verified",
+			    cfg->targets[i].name);
+
+	base = event_base_new();
+	if (base == NULL) {
+		log_error("cannot create the event loop");
+		goto out_curl;
+	}
+	if ((r = kcm_init(&k, base, cfg, once)) < 0) {
+		log_error("cannot initialise: %s", strerror(-r));
+		goto out_kcm;
+	}
+	if (!once) {
+		server = http_server_new(&k);
+		if (server == NULL ||
+		    http_server_listen(server, cfg->listen, cfg->nlisten) < 0)
+			goto out_kcm;
+	}
+	sig_term = evsignal_new(base, SIGTERM, on_stop_signal, &k);
+	sig_int = evsignal_new(base, SIGINT, on_stop_signal, &k);
+	sig_hup = evsignal_new(base, SIGHUP, on_hup, &k);
+	if (sig_term == NULL || sig_int == NULL || sig_hup == NULL ||
+	    evsignal_add(sig_term, NULL) < 0 || evsignal_add(sig_int, NULL) < 0 ||
+	    evsignal_add(sig_hup, NULL) < 0) {
+		log_error("cannot install signal handlers");
+		goto out_kcm;
+	}
+	if (!once)
+		log_struct(LOG_INFO, MSGID_DAEMON_STARTED, NULL, 0,
+		    "kibana-connector-monitor %s started", KCM_VERSION);
+	if ((r = kcm_start(&k)) < 0) {
+		log_error("cannot start polling: %s", strerror(-r));
+		goto out_kcm;
+	}
+	if (event_base_dispatch(base) < 0) {
+		log_error("event loop failed");
+		goto out_kcm;
+	}
+
+	if (once) {
+		strbuf_init(&out);
+		if (kcm_render_all(&k, &out) < 0 ||
+		    fwrite(strbuf_str(&out), 1, out.len, stdout) != out.len ||
+		    fflush(stdout) != 0) {
+			strbuf_free(&out);
+			goto out_kcm;
+		}
+		strbuf_free(&out);
+		ret = k.any_failed ? 1 : 0;
+	} else {
+		ret = 0;
+	}
+
+out_kcm:
+	if (sig_term != NULL)
+		event_free(sig_term);
+	if (sig_int != NULL)
+		event_free(sig_int);
+	if (sig_hup != NULL)
+		event_free(sig_hup);
+	http_server_free(server);
+	kcm_fini(&k);
+	event_base_free(base);
+out_curl:
+	curl_global_cleanup();
+out:
+	config_free(cfg);
+	return ret;
+}

@@ -47,7 +47,10 @@ struct kibana_connector_list {
 	size_t	 n;
 };
 
-/* GET /api/actions/connector_types (a bare array). */
+/*
+ * GET /api/actions/connector_types (a bare array).  "enabled" is required;
+ * enabled_in_config / enabled_in_license take enabled's value when absent.
+ */
 struct kibana_connector_type {
 	char	*id;
 	char	*minimum_license_required;	/* "" when absent */
@@ -88,6 +91,13 @@ struct kibana_rules_page {
  * above.  Returns a new reference or NULL with a reason in err.
  */
 json_t	*kibana_json_load(const char *body, size_t len, char *err, size_t errsz);
+
+/*
+ * A heap copy of the JSON string s with every NUL byte replaced by U+FFFD
+ * (EF BF BD), so the C string is never cut short.  NULL if s is not a
+ * string or on allocation failure.
+ */
+char	*kibana_json_strdup(const json_t *s);
 
 int	 kibana_parse_connectors(const char *body, size_t len,
 	    struct kibana_connector_list *ret, char *err, size_t errsz);

@@ -39,6 +39,9 @@ void	 metrics_free(struct metrics *m);	/* NULL-safe, frees all */
  * nbuckets strictly increasing upper bounds, without +Inf (added
  * automatically); for other types pass NULL, 0.  Returns NULL on
  * allocation failure or invalid names.  The registry copies everything.
+ * Also NULL (invalid): help == NULL, duplicate label names, a histogram
+ * label called "le", non-finite or unordered buckets, and names whose
+ * samples would clash with a histogram's x_bucket / x_sum / x_count.
  */
 struct metric_family *metrics_family(struct metrics *m, const char *name,
 	    const char *help, enum metric_type type,
@@ -50,7 +53,8 @@ struct metric_family *metrics_family(struct metrics *m, const char *name,
  * metrics_set: gauge or counter, creates the series if needed.
  * metrics_add: gauge or counter; creates the series at 0 then adds.
  * metrics_observe: histogram only.
- * All return 0 or -ENOMEM / -EINVAL (wrong type).
+ * All return 0 or -ENOMEM / -EINVAL (wrong type; also a negative or NaN
+ * delta for a counter in metrics_add: counters only go up).
  */
 int	 metrics_set(struct metric_family *f, const char *const *values, double v);
 int	 metrics_add(struct metric_family *f, const char *const *values, double delta);
@@ -62,13 +66,21 @@ int	 metrics_get(struct metric_family *f, const char *const *values, double *ret
  * Removes every series whose label values match `match`: an array of the
  * family's nlabels entries where NULL matches anything.  Returns the number
  * of series removed.  Used when objects vanish from Kibana, e.g.
- * {target, space, NULL, ...} drops a whole space of one target.
+ * {target, space, NULL, ...} drops a whole space of one target.  Match
+ * values are sanitized like label values; match == NULL removes every
+ * series.  Returns 0 (removing nothing) on allocation failure.
  */
 size_t	 metrics_remove(struct metric_family *f, const char *const *match);
 /* Number of series in the family. */
 size_t	 metrics_count(const struct metric_family *f);
 
-/* Renders every family (see above) and appends to out. */
+/* The family's name as registered (for log messages); NULL-safe. */
+const char *metrics_family_name(const struct metric_family *f);
+
+/*
+ * Renders every family (see above) and appends to out.  Families without
+ * series are left out entirely (no HELP/TYPE either).
+ */
 int	 metrics_render(struct metrics *m, struct strbuf *out);
 
 /* How many label values were cut to EXPO_LABEL_VALUE_MAX so far. */
