@@ -10,8 +10,8 @@
  * odd connector name cannot hide the whole inventory; strings copied out of
  * the JSON never contain NUL bytes.
  *
- * Parsers return 0, or -EBADMSG when the body is not the documented shape,
- * with a short reason in err (never more than errsz bytes, always
+ * Parsers return 0, or -EBADMSG when the body is not the documented shape
+ * (-ENOMEM when out of memory), with a short reason in err (never more than errsz bytes, always
  * NUL-terminated, no body content beyond a JSON path like "[3].id").
  * Unknown fields are ignored; fields an older Kibana does not send take the
  * documented default (false / 0).  On failure nothing is allocated.
@@ -30,7 +30,11 @@
 #define KIBANA_RULES_PER_PAGE		100
 #define KIBANA_SYSTEM_CONNECTOR_PREFIX	"system-connector-"
 
-/* GET /api/actions/connectors (a bare array). */
+/*
+ * GET /api/actions/connectors (a bare array).  Pre-7.13 camelCase names
+ * (actionTypeId, isPreconfigured, isDeprecated, isMissingSecrets,
+ * referencedByCount) are accepted when the snake_case one is absent.
+ */
 struct kibana_connector {
 	char	*id;
 	char	*name;
@@ -119,7 +123,8 @@ int64_t	 kibana_rules_pages(int64_t total, int64_t per_page);
 /*
  * Appends the URL path for `path` (which starts with "/api/") in `space`:
  * `path` itself for "default", else "/s/<space>" + path with the space id
- * percent-encoded (anything but [A-Za-z0-9_-] becomes %XX).
+ * percent-encoded (anything but [A-Za-z0-9_-] becomes %XX).  -EINVAL for a
+ * NULL or empty space or a path not starting with '/', -ENOMEM.
  */
 int	 kibana_space_path(struct strbuf *out, const char *space, const char *path);
 
