@@ -31,9 +31,9 @@ struct config_pos {
 /* One HTTP endpoint (Kibana now; Elasticsearch in issue 3 reuses it). */
 struct endpoint_config {
 	char		*url;		/* scheme://host[:port][/base], no trailing '/' */
-	char		*api_key_file;	/* as written in the file, or NULL */
+	char		*api_key_file;	/* resolved absolute path, or NULL */
 	char		*username;	/* basic auth, with password_file */
-	char		*password_file;
+	char		*password_file;	/* resolved absolute path, or NULL */
 	char		*ca_file;	/* resolved absolute path, or NULL */
 	char		*client_cert_file; /* resolved, or NULL */
 	char		*client_key_file;  /* resolved, or NULL */
