@@ -127,7 +127,7 @@ static void
 event_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct http_client *c = arg;
-	int flags = 0, running = 0;
+	int flags = 0, running;
 	CURLMcode rc;
 
 	if (what & EV_READ)
@@ -137,9 +137,13 @@ event_cb(evutil_socket_t fd, short what, void *arg)
 	rc = curl_multi_socket_action(c->multi, fd, flags, &running);
 	if (rc != CURLM_OK && rc != CURLM_BAD_SOCKET)
 		log_error("curl_multi_socket_action: %s", curl_multi_strerror(rc));
+	/*
+	 * Unlike hiperfifo, do not delete the timer when nothing runs: a
+	 * completion callback in check_multi_info may just have added a
+	 * handle, whose kick-start timeout curl armed.  curl disarms the
+	 * timer itself (timeout_ms == -1) when it has nothing to wait for.
+	 */
 	check_multi_info(c);
-	if (running <= 0 && evtimer_pending(c->timer, NULL))
-		evtimer_del(c->timer);
 }
 
 /* libevent: curl's timeout expired. */

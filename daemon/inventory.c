@@ -499,6 +499,16 @@ sorted_contains(char **v, size_t n, const char *key)
 }
 
 static char *
+join4(const char *a, const char *b, const char *c, const char *d)
+{
+	struct strbuf sb;
+
+	strbuf_init(&sb);
+	strbuf_printf(&sb, "%s\n%s\n%s\n%s", a, b, c, d);
+	return strbuf_steal(&sb);
+}
+
+static char *
 join3(const char *a, const char *b, const char *c)
 {
 	struct strbuf sb;
@@ -635,7 +645,8 @@ rebuild_metrics(struct target *t)
 				    connector_known(&ids, &pre, cid))
 					continue;
 				metrics_set(f->rule_connector_missing, v, 1);
-				keyset_add(&missing, join3(sp->id, rule->id, cid));
+				keyset_add(&missing, join4(sp->id, rule->id, cid,
+				    rule->name));
 			}
 		}
 		keys_free(ids.v, ids.n);
@@ -645,7 +656,7 @@ rebuild_metrics(struct target *t)
 
 	/* Log what is new since the last cycle (state changes, not repeats). */
 	for (i = 0; i < missing.n; i++) {
-		char *sp_id, *rule_id, *cid, *dup;
+		char *sp_id, *rule_id, *cid, *rule_name, *dup;
 
 		if ((i > 0 && strcmp(missing.v[i], missing.v[i - 1]) == 0) ||
 		    sorted_contains(t->missing_keys, t->nmissing_keys, missing.v[i]))
@@ -657,15 +668,18 @@ rebuild_metrics(struct target *t)
 		*rule_id++ = '\0';
 		cid = strchr(rule_id, '\n');
 		*cid++ = '\0';
+		rule_name = strchr(cid, '\n');
+		*rule_name++ = '\0';
 		{
 			struct log_field lf[] = {
 				{ "TARGET", name }, { "SPACE", sp_id },
-				{ "RULE_ID", rule_id }, { "CONNECTOR_ID", cid },
+				{ "RULE_ID", rule_id }, { "RULE_NAME", rule_name },
+				{ "CONNECTOR_ID", cid },
 			};
 			log_struct(LOG_WARNING, MSGID_RULE_CONNECTOR_MISSING, lf,
 			    ELEMENTSOF(lf),
-			    "rule '%s' in space '%s' of target '%s' uses connector '%s', which does not exist: its notifications are lost",
-			    rule_id, sp_id, name, cid);
+			    "rule '%s' (%s) in space '%s' of target '%s' uses connector '%s', which does not exist: its notifications are lost",
+			    rule_name, rule_id, sp_id, name, cid);
 		}
 		free(dup);
 	}

@@ -14,6 +14,7 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 #include <jansson.h>
+#include <systemd/sd-daemon.h>
 
 #include "config.h"
 #include "http_server.h"
@@ -96,6 +97,7 @@ on_stop_signal(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	log_struct(LOG_INFO, MSGID_DAEMON_STOPPING, NULL, 0,
 	    "received %s, stopping", strsignal((int)sig));
+	sd_notify(0, "STOPPING=1");
 	event_base_loopexit(k->base, NULL);
 }
 
@@ -246,9 +248,12 @@ main(int argc, char *argv[])
 		log_error("cannot install signal handlers");
 		goto out_kcm;
 	}
-	if (!once)
+	if (!once) {
 		log_struct(LOG_INFO, MSGID_DAEMON_STARTED, NULL, 0,
 		    "kibana-connector-monitor %s started", KCM_VERSION);
+		/* Configuration loaded and listener bound: ready to be scraped. */
+		sd_notify(0, "READY=1\nSTATUS=polling Kibana");
+	}
 	if ((r = kcm_start(&k)) < 0) {
 		log_error("cannot start polling: %s", strerror(-r));
 		goto out_kcm;
