@@ -124,25 +124,33 @@ expo_sanitize_label(struct strbuf *out, const char *s, size_t len,
 }
 
 /*
- * Appends s[0..len) with every byte listed in `special` replaced by a
- * backslash and the matching byte of `repl`.  Unescaped runs go out in one
- * append.
+ * Appends s[0..len) with backslash, newline and (when quote) double quote
+ * escaped.  Unescaped runs go out in one append.
  */
 static int
-escape(struct strbuf *out, const char *s, size_t len, const char *special,
-    const char *repl)
+escape(struct strbuf *out, const char *s, size_t len, bool quote)
 {
-	const char *q;
 	size_t i, run = 0;
-	char esc[2];
+	char esc[2] = { '\\', 0 };
 
 	if (out == NULL || (s == NULL && len > 0))
 		return -EINVAL;
 	for (i = 0; i < len; i++) {
-		if (s[i] == '\0' || (q = strchr(special, s[i])) == NULL)
+		switch (s[i]) {
+		case '\\':
+			esc[1] = '\\';
+			break;
+		case '\n':
+			esc[1] = 'n';
+			break;
+		case '"':
+			if (!quote)
+				continue;
+			esc[1] = '"';
+			break;
+		default:
 			continue;
-		esc[0] = '\\';
-		esc[1] = repl[q - special];
+		}
 		if (strbuf_append(out, s + run, i - run) < 0 ||
 		    strbuf_append(out, esc, sizeof(esc)) < 0)
 			return -ENOMEM;
@@ -154,7 +162,7 @@ escape(struct strbuf *out, const char *s, size_t len, const char *special,
 int
 expo_escape_label(struct strbuf *out, const char *s, size_t len)
 {
-	return escape(out, s, len, "\\\"\n", "\\\"n");
+	return escape(out, s, len, true);
 }
 
 int
@@ -162,7 +170,7 @@ expo_escape_help(struct strbuf *out, const char *s)
 {
 	if (s == NULL)
 		return -EINVAL;
-	return escape(out, s, strlen(s), "\\\n", "\\n");
+	return escape(out, s, strlen(s), false);
 }
 
 /*

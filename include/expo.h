@@ -21,7 +21,9 @@
  * surrogates, > U+10FFFF, truncated sequences, stray continuation bytes)
  * become U+FFFD, NUL bytes become U+FFFD, and the result is cut to at most
  * max bytes on a code-point boundary.  Appends to out; sets *truncated when
- * it had to cut.  Escaping is NOT done here (see expo_escape_label).
+ * it had to cut (truncated may be NULL).  Escaping is NOT done here (see
+ * expo_escape_label).  Each maximal invalid subpart (Unicode 3.9) becomes
+ * one U+FFFD, e.g. "\xe2\x82" -> 1, "\xc0\x80" -> 2, "\xed\xa0\x80" -> 3.
  */
 int	 expo_sanitize_label(struct strbuf *out, const char *s, size_t len,
 	    size_t max, bool *truncated);

@@ -49,7 +49,8 @@ struct metric_family *metrics_family(struct metrics *m, const char *name,
 	    const double *buckets, size_t nbuckets);
 
 /*
- * values has exactly the family's nlabels entries; none may be NULL.
+ * values has exactly the family's nlabels entries; none may be NULL
+ * (values itself may be NULL when nlabels is 0).
  * metrics_set: gauge or counter, creates the series if needed.
  * metrics_add: gauge or counter; creates the series at 0 then adds.
  * metrics_observe: histogram only.

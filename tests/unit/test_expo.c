@@ -542,6 +542,7 @@ test_value(void **state)
 		snprintf(probe, sizeof(probe), "%.1f", 0.5);
 		print_message("expo_value under LC_NUMERIC=%s (0.5 -> \"%s\")\n",
 		    loc, probe);
+		assert_string_equal(probe, "0,5");	/* really a comma locale */
 		check_values();
 	} else {
 		print_message("no comma locale; using C.UTF-8\n");
