@@ -46,6 +46,12 @@ struct space_state {
 struct treq;
 TAILQ_HEAD(treq_list, treq);
 
+/* The last outcome of one URL path, so failures are logged on change only. */
+struct path_state {
+	char			*path;
+	enum kcm_result		 last;
+};
+
 struct target {
 	struct kcm		*kcm;
 	const struct target_config *cfg;
@@ -70,8 +76,8 @@ struct target {
 	bool			 spaces_ok;
 
 	/* for logging state changes only */
-	enum kcm_result		 last_result[API__MAX];
-	bool			 logged_failure[API__MAX];
+	struct path_state	*paths;		/* sorted by path */
+	size_t			 npaths;
 	char			**missing_keys;		/* sorted "space\nrule\nconn" */
 	size_t			 nmissing_keys;
 	char			**secrets_keys;		/* sorted "space\nconn" */
@@ -220,6 +226,9 @@ target_free(struct target *t)
 	kibana_space_list_free(&t->new_spaces);
 	keys_free(t->missing_keys, t->nmissing_keys);
 	keys_free(t->secrets_keys, t->nsecrets_keys);
+	for (i = 0; i < t->npaths; i++)
+		free(t->paths[i].path);
+	free(t->paths);
 	free(t);
 }
 
@@ -236,14 +245,67 @@ api_path(enum kcm_api api)
 	return "/";
 }
 
-/* Logs a failed request once per change of state, and the recovery. */
+static int
+path_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct path_state *)elem)->path);
+}
+
+/*
+ * Records res as the latest outcome of path; returns the previous one, or
+ * RESULT_OK for a path never seen (so a first success logs nothing).
+ */
+static enum kcm_result
+path_swap(struct target *t, const char *path, enum kcm_result res)
+{
+	struct path_state *ps, *n;
+	enum kcm_result prev;
+	size_t lo = 0, hi = t->npaths, mid;
+	char *copy;
+
+	ps = bsearch(path, t->paths, t->npaths, sizeof(*t->paths), path_cmp);
+	if (ps != NULL) {
+		prev = ps->last;
+		ps->last = res;
+		return prev;
+	}
+	if (res == RESULT_OK)
+		return RESULT_OK;	/* only failing paths need a record */
+	while (lo < hi) {
+		mid = (lo + hi) / 2;
+		if (strcmp(t->paths[mid].path, path) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if ((copy = strdup(path)) == NULL)
+		return RESULT_OK;
+	n = reallocarray(t->paths, t->npaths + 1, sizeof(*n));
+	if (n == NULL) {
+		free(copy);
+		return RESULT_OK;
+	}
+	t->paths = n;
+	memmove(&t->paths[lo + 1], &t->paths[lo],
+	    (t->npaths - lo) * sizeof(*t->paths));
+	t->paths[lo].path = copy;
+	t->paths[lo].last = res;
+	t->npaths++;
+	return RESULT_OK;
+}
+
+/* Logs a failed request once per change of state of its path, and recovery. */
 static void
 note_result(struct target *t, struct treq *r, enum kcm_result res,
     const struct http_response *resp, const char *detail)
 {
 	char status[16];
 	struct log_field f[5];
+	enum kcm_result prev;
 
+	prev = path_swap(t, r->path, res);
+	if (res == prev)
+		return;
 	snprintf(status, sizeof(status), "%ld", resp != NULL ? resp->status : 0L);
 	f[0] = (struct log_field){ "TARGET", t->cfg->name };
 	f[1] = (struct log_field){ "URL_PATH", r->path };
@@ -251,23 +313,15 @@ note_result(struct target *t, struct treq *r, enum kcm_result res,
 	f[3] = (struct log_field){ "HTTP_STATUS", status };
 	f[4] = (struct log_field){ "ERROR_MESSAGE", detail };
 
-	if (res == RESULT_OK) {
-		if (t->logged_failure[r->api]) {
-			t->logged_failure[r->api] = false;
-			log_struct(LOG_INFO, MSGID_TARGET_RECOVERED, f, 4,
-			    "Kibana target '%s' answers %s requests again",
-			    t->cfg->name, kcm_api_to_string(r->api));
-		}
-	} else if (!t->logged_failure[r->api] || t->last_result[r->api] != res) {
-		t->logged_failure[r->api] = true;
+	if (res == RESULT_OK)
+		log_struct(LOG_INFO, MSGID_TARGET_RECOVERED, f, 4,
+		    "Kibana target '%s' answers %s again", t->cfg->name, r->path);
+	else
 		log_struct(LOG_WARNING, MSGID_TARGET_UNREACHABLE, f, 5,
 		    "request to Kibana target '%s' failed (%s): %s",
 		    t->cfg->name, kcm_result_to_string(res), detail);
-	}
-	t->last_result[r->api] = res;
 }
 
-/* Returns true when the response body is usable, after accounting it. */
 static void
 request_done(const struct http_response *resp, void *arg)
 {
