@@ -263,7 +263,8 @@ path_swap(struct target *t, const char *path, enum kcm_result res)
 	size_t lo = 0, hi = t->npaths, mid;
 	char *copy;
 
-	ps = bsearch(path, t->paths, t->npaths, sizeof(*t->paths), path_cmp);
+	ps = t->npaths == 0 ? NULL :
+	    bsearch(path, t->paths, t->npaths, sizeof(*t->paths), path_cmp);
 	if (ps != NULL) {
 		prev = ps->last;
 		ps->last = res;

@@ -72,6 +72,10 @@ def _enc_str(s):
     return out.encode("utf-8")
 
 
+_SHORT_ESCAPES = {0x08: b"\\b", 0x09: b"\\t", 0x0A: b"\\n", 0x0C: b"\\f",
+                  0x0D: b"\\r"}
+
+
 def _enc_bytes(b):
     out = bytearray(b'"')
     for c in b:
@@ -79,6 +83,8 @@ def _enc_bytes(b):
             out += b'\\"'
         elif c == 0x5C:
             out += b"\\\\"
+        elif c in _SHORT_ESCAPES:
+            out += _SHORT_ESCAPES[c]
         elif c < 0x20:
             out += b"\\u%04x" % c
         else:
@@ -147,7 +153,7 @@ class Fault:
             raise ValueError("unknown fault mode %r" % (mode,))
         self.regex = re.compile(path_regex)
         self.status = status
-        self.body = body
+        self.body = body.encode("utf-8") if isinstance(body, str) else body
         self.delay = float(delay or 0)
         self.mode = mode
         self.count = count
@@ -275,6 +281,12 @@ class FakeKibana:
         with self._lock:
             return copy.deepcopy(self._data)
 
+    def set_auth(self, api_key=None, basic=None):
+        """Changes the credentials Kibana accepts (both None: no auth)."""
+        with self._lock:
+            self.api_key = api_key
+            self.basic = basic
+
     def set_version(self, version):
         with self._lock:
             self.version = str(version)
@@ -285,8 +297,20 @@ class FakeKibana:
         """Adds a fault; the first matching fault of the list applies.
 
         path_regex is searched in the request path (with the /s/ prefix,
-        without the query).  Extra keywords: size (bytes, mode "huge"),
-        method, query (dict that must be a subset of the query), headers.
+        without the query).  The request is recorded first, and the fault
+        applies before authentication.
+          status/body  answer with these instead (body: dict/list -> JSON,
+                       bytes/str -> raw; status alone -> a Boom body)
+          delay        seconds to wait first (cut short by stop())
+          mode         "malformed": invalid JSON; "truncated": the real body
+                       cut in the middle, with an honest Content-Length;
+                       "huge": a valid JSON array of connectors of exactly
+                       `size` bytes (default 2 MiB); "close": close the
+                       socket without answering; "hang": wait `delay` (0:
+                       until stop()) before answering as usual
+          count        how many requests it applies to (None: forever)
+        Extra keywords: size, method, query (dict that must be a subset of
+        the query), headers (added to the answer).
         """
         f = Fault(path_regex, status=status, body=body, delay=delay, mode=mode,
                   count=count, **kw)
@@ -571,6 +595,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             body = encode_json(body)
         self.send_response_only(status, REASONS.get(status))
         self.send_header("Date", self.date_time_string())
+        extra_headers = dict(extra_headers or {})
+        for k in list(extra_headers):
+            if k.lower() == "content-type":
+                content_type = extra_headers.pop(k)
         self.send_header("content-type", content_type)
         self.send_header("kbn-name", "kibana")
         self.send_header("kbn-license-sig",
@@ -578,7 +606,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("x-content-type-options", "nosniff")
         self.send_header("referrer-policy", "strict-origin-when-cross-origin")
         self.send_header("cache-control", "private, no-cache, no-store, must-revalidate")
-        for k, v in (extra_headers or {}).items():
+        for k, v in extra_headers.items():
             self.send_header(k, v)
         self.send_header("content-length",
                          str(len(body) if content_length is None else content_length))
@@ -817,7 +845,7 @@ def main(argv=None):
     fake.start()
     host = args.bind if ":" not in args.bind else "[%s]" % args.bind
     print("listening on %s:%d" % (host, fake.port), flush=True)
-    while not done.wait(0.5):
+    while not done.wait(0.1):
         pass
     fake.stop()
     return 0
