@@ -105,6 +105,18 @@ target_name(const struct target *t)
 	return t->cfg->name;
 }
 
+const struct target_config *
+target_config(const struct target *t)
+{
+	return t->cfg;
+}
+
+struct http_limiter *
+target_limiter(struct target *t)
+{
+	return t->limiter;
+}
+
 static void
 rules_free(struct kibana_rule *v, size_t n)
 {
@@ -240,6 +252,8 @@ api_path(enum kcm_api api)
 	case API_CONNECTORS:		return "/api/actions/connectors";
 	case API_CONNECTOR_TYPES:	return "/api/actions/connector_types";
 	case API_RULES:			return "/api/alerting/rules/_find";
+	case API_EVENT_LOG:
+	case API_EXECUTE:
 	case API__MAX:			break;
 	}
 	return "/";
@@ -391,6 +405,8 @@ request_done(const struct http_response *resp, void *arg)
 			}
 			kibana_rules_page_free(&page);
 			break;
+		case API_EVENT_LOG:
+		case API_EXECUTE:
 		case API__MAX:
 			break;
 		}
@@ -831,6 +847,10 @@ cycle_finish(struct target *t)
 	}
 	t->running = false;
 	kcm_cycle_done(t->kcm, t, all_ok);
+	if (t->once) {
+		t->once = false;	/* one cycle only */
+		kcm_once_release(t->kcm);
+	}
 }
 
 static void
@@ -848,7 +868,9 @@ target_start(struct target *t, bool once)
 	uint64_t iv = t->cfg->inventory_interval_usec;
 
 	t->once = once;
-	if (!once) {
+	if (once)
+		kcm_once_hold(t->kcm);
+	else {
 		t->timer = event_new(t->kcm->base, -1, EV_PERSIST, timer_fired, t);
 		if (t->timer == NULL)
 			return -ENOMEM;

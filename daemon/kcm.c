@@ -35,6 +35,8 @@ kcm_api_to_string(enum kcm_api api)
 	case API_CONNECTORS:		return "connectors";
 	case API_CONNECTOR_TYPES:	return "connector_types";
 	case API_RULES:			return "rules";
+	case API_EVENT_LOG:		return "event_log";
+	case API_EXECUTE:		return "execute";
 	case API__MAX:			break;
 	}
 	return "unknown";
@@ -201,11 +203,33 @@ kcm_start(struct kcm *k)
 	size_t i;
 	int r;
 
-	k->once_pending = k->ntargets;
+	/* Hold the run open until every job has been started. */
+	kcm_once_hold(k);
 	for (i = 0; i < k->ntargets; i++)
 		if ((r = target_start(k->targets[i], k->once)) < 0)
 			return r;
+	k->once_started = true;
+	kcm_once_release(k);
 	return 0;
+}
+
+void
+kcm_once_hold(struct kcm *k)
+{
+	if (k->once)
+		k->once_pending++;
+}
+
+void
+kcm_once_release(struct kcm *k)
+{
+	if (!k->once || k->once_pending == 0)
+		return;
+	if (--k->once_pending == 0) {
+		if (kcm_publish(k) < 0)
+			log_error("out of memory rendering metrics");
+		event_base_loopexit(k->base, NULL);
+	}
 }
 
 static void
@@ -289,8 +313,6 @@ kcm_cycle_done(struct kcm *k, struct target *t, bool all_ok)
 		k->any_failed = true;
 	if (kcm_publish(k) < 0)
 		log_error("out of memory rendering metrics; serving the previous rendering");
-	if (k->once && k->once_pending > 0 && --k->once_pending == 0)
-		event_base_loopexit(k->base, NULL);
 }
 
 static void

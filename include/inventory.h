@@ -19,5 +19,8 @@ void	 target_free(struct target *t);
 /* Runs a cycle now and (unless once) every inventory_interval after. */
 int	 target_start(struct target *t, bool once);
 const char *target_name(const struct target *t);
+const struct target_config *target_config(const struct target *t);
+/* The target's request limiter (max_parallel_requests), for other modules. */
+struct http_limiter *target_limiter(struct target *t);
 
 #endif /* KCM_INVENTORY_H */

@@ -25,6 +25,8 @@ enum kcm_api {
 	API_CONNECTORS,
 	API_CONNECTOR_TYPES,
 	API_RULES,
+	API_EVENT_LOG,		/* Elasticsearch: .kibana-event-log-* searches */
+	API_EXECUTE,		/* POST .../connector/{id}/_execute probes */
 	API__MAX,
 };
 
@@ -82,8 +84,9 @@ struct kcm {
 	struct kcm_body		*body;		/* last rendering */
 	double			 start_time;	/* realtime seconds */
 
-	bool			 once;		/* --once: stop after one cycle each */
-	size_t			 once_pending;
+	bool			 once;		/* --once: run every job once, then stop */
+	size_t			 once_pending;	/* jobs of this run not finished yet */
+	bool			 once_started;	/* kcm_start() has run */
 	bool			 any_failed;	/* a request failed (for --once) */
 };
 
@@ -100,6 +103,16 @@ void	 kcm_account(struct kcm *k, const char *target, enum kcm_api api,
 
 /* A target finished a poll cycle: re-render; in --once mode maybe stop. */
 void	 kcm_cycle_done(struct kcm *k, struct target *t, bool all_ok);
+
+/*
+ * --once bookkeeping for any job (a target's cycle, a probe, an event-log
+ * poll): kcm_once_hold() before the job starts, kcm_once_release() when it
+ * has finished and its results are in the registry.  When the last hold is
+ * released the metrics are rendered and the loop stops.  No-ops unless
+ * k->once.
+ */
+void	 kcm_once_hold(struct kcm *k);
+void	 kcm_once_release(struct kcm *k);
 
 /* Renders the registry into a fresh body (called after every cycle). */
 int	 kcm_publish(struct kcm *k);
