@@ -167,11 +167,58 @@ register_families(struct kcm *k)
 	return metrics_set(f->build_info, build_v, 1);
 }
 
+/*
+ * The per-configuration objects: everything built from k->cfg.  A
+ * configuration reload destroys them and creates them again from the new
+ * configuration; the registry, the HTTP client and the families stay.
+ * Modules that come with later features add themselves here.
+ */
+int
+kcm_modules_create(struct kcm *k)
+{
+	struct kcm_config *cfg = k->cfg;
+	size_t i;
+
+	k->targets = calloc(cfg->ntargets, sizeof(*k->targets));
+	if (k->targets == NULL && cfg->ntargets > 0)
+		return -ENOMEM;
+	for (i = 0; i < cfg->ntargets; i++) {
+		k->targets[i] = target_new(k, &cfg->targets[i]);
+		if (k->targets[i] == NULL)
+			return -ENOMEM;
+		k->ntargets++;
+	}
+	return 0;
+}
+
+int
+kcm_modules_start(struct kcm *k)
+{
+	size_t i;
+	int r;
+
+	for (i = 0; i < k->ntargets; i++)
+		if ((r = target_start(k->targets[i], k->once)) < 0)
+			return r;
+	return 0;
+}
+
+void
+kcm_modules_destroy(struct kcm *k)
+{
+	size_t i;
+
+	for (i = 0; i < k->ntargets; i++)
+		target_free(k->targets[i]);
+	free(k->targets);
+	k->targets = NULL;
+	k->ntargets = 0;
+}
+
 int
 kcm_init(struct kcm *k, struct event_base *base, struct kcm_config *cfg,
     bool once)
 {
-	size_t i;
 	int r;
 
 	memset(k, 0, sizeof(*k));
@@ -185,32 +232,22 @@ kcm_init(struct kcm *k, struct event_base *base, struct kcm_config *cfg,
 		return -ENOMEM;
 	if ((r = register_families(k)) < 0)
 		return r;
-	k->targets = calloc(cfg->ntargets, sizeof(*k->targets));
-	if (k->targets == NULL && cfg->ntargets > 0)
-		return -ENOMEM;
-	for (i = 0; i < cfg->ntargets; i++) {
-		k->targets[i] = target_new(k, &cfg->targets[i]);
-		if (k->targets[i] == NULL)
-			return -ENOMEM;
-		k->ntargets++;
-	}
+	if ((r = kcm_modules_create(k)) < 0)
+		return r;
 	return kcm_publish(k);
 }
 
 int
 kcm_start(struct kcm *k)
 {
-	size_t i;
 	int r;
 
 	/* Hold the run open until every job has been started. */
 	kcm_once_hold(k);
-	for (i = 0; i < k->ntargets; i++)
-		if ((r = target_start(k->targets[i], k->once)) < 0)
-			return r;
+	r = kcm_modules_start(k);
 	k->once_started = true;
 	kcm_once_release(k);
-	return 0;
+	return r;
 }
 
 void
@@ -242,13 +279,7 @@ body_unref(struct kcm_body *b)
 void
 kcm_fini(struct kcm *k)
 {
-	size_t i;
-
-	for (i = 0; i < k->ntargets; i++)
-		target_free(k->targets[i]);
-	free(k->targets);
-	k->targets = NULL;
-	k->ntargets = 0;
+	kcm_modules_destroy(k);
 	http_client_free(k->http);
 	k->http = NULL;
 	metrics_free(k->metrics);

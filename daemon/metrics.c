@@ -813,3 +813,27 @@ metrics_render(struct metrics *m, struct strbuf *out)
 	}
 	return strbuf_failed(out) ? -ENOMEM : 0;
 }
+
+size_t
+metrics_remove_label(struct metrics *m, const char *label, const char *value)
+{
+	const char **match;
+	size_t i, j, removed = 0;
+
+	for (i = 0; i < m->nfamilies; i++) {
+		struct metric_family *f = m->families[i];
+
+		for (j = 0; j < f->nlabels; j++)
+			if (strcmp(f->label_names[j], label) == 0)
+				break;
+		if (j == f->nlabels)
+			continue;
+		match = calloc(f->nlabels, sizeof(*match));
+		if (match == NULL)
+			continue;
+		match[j] = value;
+		removed += metrics_remove(f, match);
+		free(match);
+	}
+	return removed;
+}

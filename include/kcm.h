@@ -97,6 +97,15 @@ int	 kcm_init(struct kcm *k, struct event_base *base, struct kcm_config *cfg,
 int	 kcm_start(struct kcm *k);
 void	 kcm_fini(struct kcm *k);
 
+/*
+ * The objects built from k->cfg (targets; probes and event-log pollers as
+ * they come): create, start their schedules, destroy (cancelling in-flight
+ * requests).  A reload destroys, swaps k->cfg, creates and starts again.
+ */
+int	 kcm_modules_create(struct kcm *k);
+int	 kcm_modules_start(struct kcm *k);
+void	 kcm_modules_destroy(struct kcm *k);
+
 /* Counts one request in requests_total and request_duration_seconds. */
 void	 kcm_account(struct kcm *k, const char *target, enum kcm_api api,
 	    enum kcm_result r, uint64_t duration_usec);

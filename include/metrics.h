@@ -72,6 +72,14 @@ int	 metrics_get(struct metric_family *f, const char *const *values, double *ret
  * series.  Returns 0 (removing nothing) on allocation failure.
  */
 size_t	 metrics_remove(struct metric_family *f, const char *const *match);
+/*
+ * Removes, in every family that has a label named `label`, the series whose
+ * value for it is `value` (e.g. "target", "production" when a target is
+ * removed from the configuration).  Returns the number removed.
+ */
+size_t	 metrics_remove_label(struct metrics *m, const char *label,
+	    const char *value);
+
 /* Number of series in the family. */
 size_t	 metrics_count(const struct metric_family *f);
 
