@@ -35,6 +35,7 @@ struct http_limiter {
 	unsigned		 max;
 	unsigned		 active;
 	struct http_call_list	 queue;
+	struct event		*kick;		/* starts queued calls from the loop */
 };
 
 struct http_call {
@@ -301,25 +302,47 @@ call_start(struct http_call *call)
 	return 0;
 }
 
-/* A running call ended: free its slot and start the next waiting one. */
+/*
+ * A running call ended: free its slot.  Waiting calls are started from the
+ * loop (kick), not from here, so cancelling a call never starts another one
+ * under the canceller's feet, and a start failure can be reported through
+ * the call's own callback.
+ */
 static void
 limiter_release(struct http_limiter *l)
 {
-	struct http_call *next;
+	static const struct timeval now = { 0, 0 };
 
 	if (l == NULL)
 		return;
 	l->active--;
+	if (!TAILQ_EMPTY(&l->queue))
+		evtimer_add(l->kick, &now);
+}
+
+static void
+limiter_kick(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_limiter *l = arg;
+	struct http_response resp;
+	struct http_call *next;
+
+	(void)fd;
+	(void)what;
 	while (l->active < l->max && (next = TAILQ_FIRST(&l->queue)) != NULL) {
 		TAILQ_REMOVE(&l->queue, next, qentry);
-		if (call_start(next) < 0) {
-			/* Cannot happen short of memory; fail it from the loop. */
-			next->too_large = false;
-			next->running = false;
-			TAILQ_REMOVE(&next->client->calls, next, entry);
-			next->client->ncalls--;
-			call_free(next);
-		}
+		if (call_start(next) == 0)
+			continue;
+		/* Cannot happen short of memory: fail the call, not the caller. */
+		TAILQ_REMOVE(&next->client->calls, next, entry);
+		next->client->ncalls--;
+		memset(&resp, 0, sizeof(resp));
+		resp.result = HTTP_RESULT_OTHER;
+		resp.body = "";
+		resp.error = "cannot start the request";
+		if (next->done != NULL)
+			next->done(&resp, next->arg);
+		call_free(next);
 	}
 }
 
@@ -506,7 +529,7 @@ http_client_pending(const struct http_client *c)
 }
 
 struct http_limiter *
-http_limiter_new(unsigned max)
+http_limiter_new(struct http_client *c, unsigned max)
 {
 	struct http_limiter *l;
 
@@ -515,12 +538,20 @@ http_limiter_new(unsigned max)
 		return NULL;
 	l->max = max > 0 ? max : 1;
 	TAILQ_INIT(&l->queue);
+	l->kick = evtimer_new(c->base, limiter_kick, l);
+	if (l->kick == NULL) {
+		free(l);
+		return NULL;
+	}
 	return l;
 }
 
 void
 http_limiter_free(struct http_limiter *l)
 {
+	if (l == NULL)
+		return;
+	event_free(l->kick);
 	free(l);
 }
 

@@ -40,7 +40,6 @@ struct space_state {
 	struct kibana_rule	*new_rules;
 	size_t			 new_nrules;
 	bool			 rules_failed;
-	bool			 rules_done_any;
 };
 
 struct treq;
@@ -192,7 +191,7 @@ target_new(struct kcm *k, const struct target_config *cfg)
 	t->kcm = k;
 	t->cfg = cfg;
 	TAILQ_INIT(&t->inflight);
-	t->limiter = http_limiter_new(cfg->max_parallel_requests);
+	t->limiter = http_limiter_new(k->http, cfg->max_parallel_requests);
 	if (t->limiter == NULL)
 		goto fail;
 	if (!cfg->spaces_all)
@@ -401,7 +400,7 @@ request_done(const struct http_response *resp, void *arg)
 					pages = RULES_MAX_PAGES;
 				for (p = 2; p <= pages; p++)
 					if (submit(t, API_RULES, sp, p) < 0)
-						sp->rules_failed = true;
+						sp->rules_failed = t->failed[API_RULES] = true;
 			}
 			kibana_rules_page_free(&page);
 			break;

@@ -55,7 +55,7 @@ struct http_client *http_client_new(struct event_base *base);
 void	 http_client_free(struct http_client *c);
 
 /* At most max calls of one limiter run at once; the rest wait in order. */
-struct http_limiter *http_limiter_new(unsigned max);
+struct http_limiter *http_limiter_new(struct http_client *c, unsigned max);
 /* The limiter must have no calls left (cancel them first). NULL-safe. */
 void	 http_limiter_free(struct http_limiter *l);
 
