@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -19,6 +20,9 @@
 #include "http_server.h"
 #include "kcm.h"
 #include "log.h"
+
+/* Bytes handed to one write(2) while sending a scrape response. */
+#define SCRAPE_MAX_SINGLE_WRITE (1024 * 1024)
 
 struct http_server {
 	struct kcm	*kcm;
@@ -63,6 +67,7 @@ handle(struct evhttp_request *req, void *arg)
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	struct bufferevent *bev;
 	struct evbuffer *out;
 
 	if (path == NULL || *path == '\0')
@@ -97,6 +102,14 @@ handle(struct evhttp_request *req, void *arg)
 		return;
 	}
 	evhttp_add_header(h, "Content-Type", EXPO_CONTENT_TYPE);
+	/*
+	 * bufferevents write at most 16 KiB per loop iteration by default; a
+	 * multi-megabyte exposition then takes a hundred iterations.  Let the
+	 * kernel take as much as the socket buffer holds.
+	 */
+	bev = evhttp_connection_get_bufferevent(evhttp_request_get_connection(req));
+	if (bev != NULL)
+		bufferevent_set_max_single_write(bev, SCRAPE_MAX_SINGLE_WRITE);
 	evhttp_send_reply(req, 200, "OK", out);
 	evbuffer_free(out);
 }
