@@ -14,66 +14,15 @@
 static const char utf8_replacement[] = "\xef\xbf\xbd";	/* U+FFFD */
 #define UTF8_REPLACEMENT_LEN 3
 
-/*
- * Length of the well-formed UTF-8 sequence at s[0..len), or 0 when s starts
- * with an ill-formed one.  In that case *bad is the length of its maximal
- * invalid subpart (Unicode 15, section 3.9, "U+FFFD substitution of maximal
- * subparts"): the lead byte plus the continuation bytes that were still
- * acceptable, so that every subpart becomes exactly one U+FFFD.
- *
- * Table 3-7 of the standard, well-formed byte sequences:
- *   00..7F
- *   C2..DF 80..BF
- *   E0     A0..BF 80..BF
- *   E1..EC 80..BF 80..BF
- *   ED     80..9F 80..BF
- *   EE..EF 80..BF 80..BF
- *   F0     90..BF 80..BF 80..BF
- *   F1..F3 80..BF 80..BF 80..BF
- *   F4     80..8F 80..BF 80..BF
- * NUL is well formed UTF-8 but we treat it as invalid (a one-byte subpart).
- */
+/* Like utf8_sequence(), but NUL is invalid too: it has no place in a label. */
 static size_t
-utf8_sequence(const unsigned char *s, size_t len, size_t *bad)
+label_sequence(const unsigned char *s, size_t len, size_t *bad)
 {
-	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-	size_t need, i;
-
-	if (c == 0x00) {
+	if (s[0] == 0x00) {
 		*bad = 1;
 		return 0;
 	}
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		need = 1;
-	else if (c >= 0xe0 && c <= 0xef) {
-		need = 2;
-		if (c == 0xe0)
-			lo = 0xa0;		/* overlong */
-		else if (c == 0xed)
-			hi = 0x9f;		/* surrogates */
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		need = 3;
-		if (c == 0xf0)
-			lo = 0x90;		/* overlong */
-		else if (c == 0xf4)
-			hi = 0x8f;		/* > U+10FFFF */
-	} else {
-		/* 80..BF stray continuation, C0/C1 overlong, F5..FF. */
-		*bad = 1;
-		return 0;
-	}
-
-	for (i = 1; i <= need; i++) {
-		if (i >= len || s[i] < lo || s[i] > hi) {
-			*bad = i;
-			return 0;
-		}
-		lo = 0x80;
-		hi = 0xbf;
-	}
-	return need + 1;
+	return utf8_sequence(s, len, bad);
 }
 
 int
@@ -95,7 +44,7 @@ expo_sanitize_label(struct strbuf *out, const char *s, size_t len,
 	 */
 	while (i < len) {
 		bad = 0;
-		n = utf8_sequence(p + i, len - i, &bad);
+		n = label_sequence(p + i, len - i, &bad);
 		if (n > 0) {
 			if (emitted + n > max) {
 				cut = true;

@@ -344,3 +344,44 @@ secret_free(char *s)
 	explicit_bzero(s, strlen(s));
 	free(s);
 }
+
+/*
+ * Length of the well-formed UTF-8 sequence at s (1-4), or 0 with *skip set
+ * to the length of the maximal invalid subpart to replace by one U+FFFD.
+ */
+size_t
+utf8_sequence(const unsigned char *s, size_t avail, size_t *skip)
+{
+	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+	size_t need, k;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		need = 1;
+	else if (c >= 0xe0 && c <= 0xef) {
+		need = 2;
+		if (c == 0xe0)
+			lo = 0xa0;	/* overlong */
+		else if (c == 0xed)
+			hi = 0x9f;	/* encoded surrogate */
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		need = 3;
+		if (c == 0xf0)
+			lo = 0x90;	/* overlong */
+		else if (c == 0xf4)
+			hi = 0x8f;	/* above U+10FFFF */
+	} else {
+		*skip = 1;	/* continuation, C0, C1 or F5-FF lead byte */
+		return 0;
+	}
+	for (k = 1; k <= need; k++) {
+		if (k >= avail || s[k] < lo || s[k] > hi) {
+			*skip = k;
+			return 0;
+		}
+		lo = 0x80;
+		hi = 0xbf;
+	}
+	return need + 1;
+}

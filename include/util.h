@@ -76,6 +76,15 @@ void	 format_duration(uint64_t usec, char *buf, size_t bufsz);
 /* Standard base64 (RFC 4648, with padding).  Returns a heap string or NULL. */
 char	*base64_encode(const void *data, size_t len);
 
+/*
+ * Length (1-4) of the well-formed UTF-8 sequence at s (avail > 0 bytes), or
+ * 0 with *skip set to the length of the maximal invalid subpart, which a
+ * repair replaces by one U+FFFD.  Rejects overlongs, encoded surrogates,
+ * code points above U+10FFFF, truncated sequences and stray continuation
+ * bytes.  NUL is a valid one-byte sequence here.
+ */
+size_t	 utf8_sequence(const unsigned char *s, size_t avail, size_t *skip);
+
 /* Overwrites then frees a secret string; NULL-safe. */
 void	 secret_free(char *s);
 
