@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <jansson.h>
 #include <yaml.h>
 
 #include "config.h"
@@ -1423,6 +1424,8 @@ enum {
 	TARGET_SPACES,
 	TARGET_INVENTORY_INTERVAL,
 	TARGET_MAX_PARALLEL_REQUESTS,
+	TARGET_ELASTICSEARCH,
+	TARGET_EVENT_LOG,
 	TARGET_NKEYS,
 };
 
@@ -1463,6 +1466,102 @@ target_parse_kibana(struct parser *p, const struct key_spec *spec,
 
 	snprintf(sub, sizeof(sub), "%s.%s", where, spec->key);
 	return endpoint_parse(p, spec->key, v, sub, &t->kibana);
+}
+
+/* ---- elasticsearch: and event_log: (issue 3) -------------------------- */
+
+#define EVENT_LOG_INTERVAL_MIN	USEC_PER_SEC
+#define EVENT_LOG_INTERVAL_MAX	(24 * 3600 * USEC_PER_SEC)
+#define EVENT_LOG_LOOKBACK_MAX	(7 * 24 * 3600 * USEC_PER_SEC)
+#define EVENT_LOG_SETTLE_MAX	(3600 * USEC_PER_SEC)
+#define EVENT_LOG_INDEX_MAX	255
+
+enum {
+	EL_INDEX,
+	EL_INTERVAL,
+	EL_LOOKBACK,
+	EL_SETTLE_DELAY,
+	EL_NKEYS,
+};
+
+static int
+target_parse_elasticsearch(struct parser *p, const struct key_spec *spec,
+    const struct node *v, void *ctx, const char *where)
+{
+	struct target_config *t = ctx;
+	char sub[WHERE_MAX];
+
+	snprintf(sub, sizeof(sub), "%s.%s", where, spec->key);
+	return endpoint_parse(p, spec->key, v, sub, &t->elasticsearch);
+}
+
+static int
+event_log_parse_index(struct parser *p, const struct key_spec *spec,
+    const struct node *v, void *ctx, const char *where)
+{
+	struct event_log_config *el = ctx;
+	struct shown sh;
+	const char *s, *c;
+
+	(void)where;
+	s = expect_string(p, spec->key, v);
+	if (s == NULL)
+		return -EINVAL;
+	if (*s == '\0' || strlen(s) > EVENT_LOG_INDEX_MAX) {
+		perr(p, v, "'%s': must be 1 to %d characters", spec->key,
+		    EVENT_LOG_INDEX_MAX);
+		return -EINVAL;
+	}
+	for (c = s; *c != '\0'; c++)
+		if ((unsigned char)*c <= ' ' || (unsigned char)*c >= 0x7f ||
+		    strchr("/\\\"?#<>|", *c) != NULL) {
+			perr(p, v, "'%s': invalid index expression '%s' (no "
+			    "spaces, control characters or any of / \\ \" ? # "
+			    "< > |)", spec->key, show(&sh, s));
+			return -EINVAL;
+		}
+	free(el->index);
+	el->index = NULL;
+	return parse_string(p, spec->key, v, &el->index);
+}
+
+static const struct key_spec event_log_keys[EL_NKEYS] = {
+	[EL_INDEX] = KEY_CUSTOM("index", event_log_parse_index, false),
+	[EL_INTERVAL] = KEY_RANGE("interval", VALUE_DURATION,
+	    struct event_log_config, interval_usec, EVENT_LOG_INTERVAL_MIN,
+	    EVENT_LOG_INTERVAL_MAX),
+	[EL_LOOKBACK] = KEY_RANGE("lookback", VALUE_DURATION,
+	    struct event_log_config, lookback_usec, 0, EVENT_LOG_LOOKBACK_MAX),
+	[EL_SETTLE_DELAY] = KEY_RANGE("settle_delay", VALUE_DURATION,
+	    struct event_log_config, settle_delay_usec, 0,
+	    EVENT_LOG_SETTLE_MAX),
+};
+
+static int
+target_parse_event_log(struct parser *p, const struct key_spec *spec,
+    const struct node *v, void *ctx, const char *where)
+{
+	struct target_config *t = ctx;
+	struct key_seen seen[EL_NKEYS];
+	char sub[WHERE_MAX];
+
+	if (v->kind != NODE_MAPPING) {
+		perr(p, v, "'%s': expected a mapping, got %s", spec->key,
+		    node_describe(v));
+		return -EINVAL;
+	}
+	snprintf(sub, sizeof(sub), "%s.%s", where, spec->key);
+	return parse_mapping(p, v, sub, event_log_keys, EL_NKEYS,
+	    &t->event_log, seen);
+}
+
+static void
+event_log_init(struct event_log_config *el)
+{
+	memset(el, 0, sizeof(*el));
+	el->interval_usec = CONFIG_DEFAULT_EVENT_LOG_INTERVAL_USEC;
+	el->lookback_usec = CONFIG_DEFAULT_EVENT_LOG_LOOKBACK_USEC;
+	el->settle_delay_usec = CONFIG_DEFAULT_EVENT_LOG_SETTLE_USEC;
 }
 
 static bool
@@ -1562,6 +1661,10 @@ static const struct key_spec target_keys[TARGET_NKEYS] = {
 	[TARGET_MAX_PARALLEL_REQUESTS] = KEY_RANGE("max_parallel_requests",
 	    VALUE_UINT, struct target_config, max_parallel_requests,
 	    PARALLEL_MIN, PARALLEL_MAX),
+	[TARGET_ELASTICSEARCH] = KEY_CUSTOM("elasticsearch",
+	    target_parse_elasticsearch, false),
+	[TARGET_EVENT_LOG] = KEY_CUSTOM("event_log", target_parse_event_log,
+	    false),
 };
 
 static void
@@ -1569,6 +1672,8 @@ target_init(struct target_config *t)
 {
 	memset(t, 0, sizeof(*t));
 	endpoint_init(&t->kibana);
+	endpoint_init(&t->elasticsearch);
+	event_log_init(&t->event_log);
 	t->spaces_all = true;
 	t->inventory_interval_usec = CONFIG_DEFAULT_INVENTORY_USEC;
 	t->max_parallel_requests = CONFIG_DEFAULT_MAX_PARALLEL;
@@ -1581,6 +1686,8 @@ target_done(struct target_config *t)
 
 	free(t->name);
 	endpoint_done(&t->kibana);
+	endpoint_done(&t->elasticsearch);
+	free(t->event_log.index);
 	for (i = 0; i < t->nspaces; i++)
 		free(t->spaces[i]);
 	free(t->spaces);
@@ -1592,7 +1699,9 @@ target_set_default(struct target_config *t)
 	target_init(t);
 	t->name = strdup(CONFIG_DEFAULT_TARGET_NAME);
 	t->kibana.url = strdup(CONFIG_DEFAULT_KIBANA_URL);
-	if (t->name == NULL || t->kibana.url == NULL)
+	t->elasticsearch.url = strdup(CONFIG_DEFAULT_ES_URL);
+	if (t->name == NULL || t->kibana.url == NULL ||
+	    t->elasticsearch.url == NULL)
 		return -ENOMEM;
 	return 0;
 }
@@ -1616,12 +1725,413 @@ target_parse(struct parser *p, const struct node *v, const char *where,
 	return 0;
 }
 
+/* ---- probes ----------------------------------------------------------- */
+
+#define PROBE_INTERVAL_MAX	(7 * 24 * 3600 * USEC_PER_SEC)
+#define PROBE_ID_MAX		1024
+
+enum {
+	PROBE_TARGET,
+	PROBE_SPACE,
+	PROBE_CONNECTOR_ID,
+	PROBE_INTERVAL,
+	PROBE_TIMEOUT,
+	PROBE_PARAMS,
+	PROBE_NKEYS,
+};
+
+static bool
+yaml_match(const char *s, const char *const *v)
+{
+	for (; *v != NULL; v++)
+		if (strcmp(s, *v) == 0)
+			return true;
+	return false;
+}
+
+/* YAML 1.2 core schema integer forms: [-+]?[0-9]+, 0o[0-7]+, 0x[0-9a-fA-F]+. */
+static bool
+yaml_integer(const char *s, json_int_t *ret, bool *overflow)
+{
+	const char *digits = s;
+	unsigned long long u;
+	char *end;
+	int base = 10;
+	bool neg = false;
+
+	*overflow = false;
+	if (strncmp(s, "0o", 2) == 0 || strncmp(s, "0x", 2) == 0) {
+		base = s[1] == 'o' ? 8 : 16;
+		digits = s + 2;
+	} else if (*s == '-' || *s == '+') {
+		neg = *s == '-';
+		digits = s + 1;
+	}
+	if (*digits == '\0' || strspn(digits, base == 8 ? "01234567" :
+	    base == 16 ? "0123456789abcdefABCDEF" : "0123456789") !=
+	    strlen(digits))
+		return false;
+	errno = 0;
+	u = strtoull(digits, &end, base);
+	if (errno == ERANGE || u > (unsigned long long)INT64_MAX + (neg ? 1 : 0)) {
+		*overflow = true;
+		return true;
+	}
+	*ret = neg ? (json_int_t)(0 - u) : (json_int_t)u;
+	return true;
+}
+
+/* [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)? */
+static bool
+yaml_float(const char *s, double *ret)
+{
+	const char *q = s;
+	size_t n;
+	char *end;
+
+	if (*q == '-' || *q == '+')
+		q++;
+	n = strspn(q, "0123456789");
+	q += n;
+	if (*q == '.') {
+		size_t m = strspn(q + 1, "0123456789");
+		if (n == 0 && m == 0)
+			return false;
+		q += 1 + m;
+	} else if (n == 0)
+		return false;
+	if (*q == 'e' || *q == 'E') {
+		q++;
+		if (*q == '-' || *q == '+')
+			q++;
+		n = strspn(q, "0123456789");
+		if (n == 0)
+			return false;
+		q += n;
+	}
+	if (*q != '\0')
+		return false;
+	errno = 0;
+	*ret = strtod(s, &end);	/* config loading runs in the "C" locale */
+	return *end == '\0';
+}
+
+/*
+ * A plain YAML scalar resolved per the YAML 1.2 core schema; quoted scalars
+ * are always strings.  .inf and .nan have no JSON form: errors.
+ */
+static json_t *
+yaml_scalar_to_json(struct parser *p, const struct node *n)
+{
+	static const char *const trues[] = { "true", "True", "TRUE", NULL };
+	static const char *const falses[] = { "false", "False", "FALSE", NULL };
+	static const char *const specials[] = { ".inf", ".Inf", ".INF",
+	    "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan",
+	    ".NaN", ".NAN", NULL };
+	struct shown sh;
+	json_int_t i;
+	bool overflow;
+	double d;
+
+	if (!n->plain)
+		return json_stringn(n->value, n->len);
+	if (node_is_null(n))
+		return json_null();
+	if (yaml_match(n->value, trues))
+		return json_true();
+	if (yaml_match(n->value, falses))
+		return json_false();
+	if (yaml_match(n->value, specials)) {
+		perr(p, n, "'params': '%s' has no JSON representation (quote it "
+		    "to send a string)", show(&sh, n->value));
+		return NULL;
+	}
+	if (yaml_integer(n->value, &i, &overflow)) {
+		if (overflow) {
+			perr(p, n, "'params': integer '%s' is out of range (quote "
+			    "it to send a string)", show(&sh, n->value));
+			return NULL;
+		}
+		return json_integer(i);
+	}
+	if (yaml_float(n->value, &d))
+		return json_real(d);
+	return json_stringn(n->value, n->len);
+}
+
+/* Converts a YAML subtree to JSON; NULL after reporting an error. */
+static json_t *
+yaml_to_json(struct parser *p, const struct node *n)
+{
+	json_t *out, *c;
+	size_t i;
+
+	switch (n->kind) {
+	case NODE_SCALAR:
+		return yaml_scalar_to_json(p, n);	/* NULL: error or OOM */
+	case NODE_SEQUENCE:
+		if ((out = json_array()) == NULL)
+			goto oom;
+		for (i = 0; i < n->nchild; i++) {
+			if ((c = yaml_to_json(p, n->child[i])) == NULL ||
+			    json_array_append_new(out, c) < 0) {
+				json_decref(out);
+				return NULL;
+			}
+		}
+		return out;
+	case NODE_MAPPING:
+		if ((out = json_object()) == NULL)
+			goto oom;
+		for (i = 0; i + 1 < n->nchild; i += 2) {
+			const struct node *k = n->child[i];
+			struct shown sh;
+
+			if (k->kind != NODE_SCALAR) {
+				perr(p, k, "'params': keys must be strings, got %s",
+				    node_describe(k));
+				json_decref(out);
+				return NULL;
+			}
+			if (json_object_get(out, k->value) != NULL) {
+				perr(p, k, "'params': duplicate key '%s'",
+				    show(&sh, k->value));
+				json_decref(out);
+				return NULL;
+			}
+			if ((c = yaml_to_json(p, n->child[i + 1])) == NULL ||
+			    json_object_set_new(out, k->value, c) < 0) {
+				json_decref(out);
+				return NULL;
+			}
+		}
+		return out;
+	}
+oom:
+	p->oom = true;
+	return NULL;
+}
+
+static int
+probe_parse_params(struct parser *p, const struct key_spec *spec,
+    const struct node *v, void *ctx, const char *where)
+{
+	struct probe_config *pc = ctx;
+	size_t before = p->nerrors;
+	json_t *params, *body;
+	char *s;
+
+	(void)where;
+	if (v->kind != NODE_MAPPING) {
+		perr(p, v, "'%s': expected a mapping (the connector's params, "
+		    "sent as {\"params\": ...}), got %s", spec->key,
+		    node_describe(v));
+		return -EINVAL;
+	}
+	params = yaml_to_json(p, v);
+	if (params == NULL) {
+		if (p->nerrors == before)
+			p->oom = true;
+		return -EINVAL;
+	}
+	body = json_pack("{s:o}", "params", params);
+	s = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	if (s == NULL) {
+		p->oom = true;
+		return -ENOMEM;
+	}
+	free(pc->body);
+	pc->body = s;
+	return 0;
+}
+
+static int
+probe_parse_space(struct parser *p, const struct key_spec *spec,
+    const struct node *v, void *ctx, const char *where)
+{
+	struct probe_config *pc = ctx;
+	struct shown sh;
+	const char *s;
+
+	(void)where;
+	s = expect_string(p, spec->key, v);
+	if (s == NULL)
+		return -EINVAL;
+	if (!valid_space_id(s)) {
+		perr(p, v, "'%s': invalid space id '%s' (use only a-z, 0-9, "
+		    "'_' and '-')", spec->key, show(&sh, s));
+		return -EINVAL;
+	}
+	free(pc->space);
+	pc->space = NULL;
+	return parse_string(p, spec->key, v, &pc->space);
+}
+
+static int
+probe_parse_connector_id(struct parser *p, const struct key_spec *spec,
+    const struct node *v, void *ctx, const char *where)
+{
+	struct probe_config *pc = ctx;
+	const char *s;
+
+	(void)where;
+	s = expect_string(p, spec->key, v);
+	if (s == NULL)
+		return -EINVAL;
+	if (strlen(s) > PROBE_ID_MAX) {
+		perr(p, v, "'%s': longer than %d characters", spec->key,
+		    PROBE_ID_MAX);
+		return -EINVAL;
+	}
+	if (has_control(s, strlen(s))) {
+		perr(p, v, "'%s': must not contain control characters",
+		    spec->key);
+		return -EINVAL;
+	}
+	return parse_string(p, spec->key, v, &pc->connector_id);
+}
+
+static const struct key_spec probe_keys[PROBE_NKEYS] = {
+	[PROBE_TARGET] = KEY("target", VALUE_STRING, struct probe_config,
+	    target),
+	[PROBE_SPACE] = KEY_CUSTOM("space", probe_parse_space, false),
+	[PROBE_CONNECTOR_ID] = KEY_CUSTOM("connector_id",
+	    probe_parse_connector_id, true),
+	[PROBE_INTERVAL] = KEY_RANGE("interval", VALUE_DURATION,
+	    struct probe_config, interval_usec, CONFIG_PROBE_INTERVAL_MIN,
+	    PROBE_INTERVAL_MAX),
+	[PROBE_TIMEOUT] = KEY_RANGE("timeout", VALUE_DURATION,
+	    struct probe_config, timeout_usec, TIMEOUT_MIN, TIMEOUT_MAX),
+	[PROBE_PARAMS] = KEY_CUSTOM("params", probe_parse_params, true),
+};
+
+static void
+probe_done(struct probe_config *pc)
+{
+	free(pc->target);
+	free(pc->space);
+	free(pc->connector_id);
+	free(pc->body);
+}
+
+/*
+ * `probes:` is checked after `targets:` (it refers to them, and may come
+ * first in the file): called from config_parse_root().
+ */
+static void
+config_parse_probes(struct parser *p, const struct node *v,
+    struct kcm_config *cfg)
+{
+	struct key_seen seen[PROBE_NKEYS];
+	const struct node **at;
+	char sub[WHERE_MAX];
+	struct shown sh, sh2;
+	size_t i, j, n = 0;
+
+	if (v->kind != NODE_SEQUENCE) {
+		if (!node_is_null(v))
+			perr(p, v, "'probes': expected a list of probes, got %s",
+			    node_describe(v));
+		return;
+	}
+	if (v->nchild == 0)
+		return;
+	cfg->probes = calloc(v->nchild, sizeof(*cfg->probes));
+	at = calloc(v->nchild, sizeof(*at));
+	if (cfg->probes == NULL || at == NULL) {
+		free(at);
+		p->oom = true;
+		return;
+	}
+	for (i = 0; i < v->nchild; i++) {
+		struct probe_config *pc = &cfg->probes[n];
+		const struct node *item = v->child[i];
+		size_t before = p->nerrors;
+
+		snprintf(sub, sizeof(sub), "probes[%zu]", i);
+		if (item->kind != NODE_MAPPING) {
+			perr(p, item, "'%s': expected a mapping, got %s", sub,
+			    node_describe(item));
+			continue;
+		}
+		memset(pc, 0, sizeof(*pc));
+		pc->interval_usec = CONFIG_DEFAULT_PROBE_INTERVAL;
+		pc->timeout_usec = CONFIG_DEFAULT_PROBE_TIMEOUT;
+		pc->pos.line = item->line;
+		pc->pos.column = item->column;
+		cfg->nprobes = ++n;
+		parse_mapping(p, item, sub, probe_keys, PROBE_NKEYS, pc, seen);
+		if (pc->space == NULL &&
+		    (pc->space = xstrdup(p, "default")) == NULL)
+			continue;
+		if (seen[PROBE_TARGET].key == NULL) {
+			if (cfg->ntargets != 1) {
+				perr(p, item, "missing required key 'target' in "
+				    "'%s' (required when more than one target "
+				    "is configured)", sub);
+				continue;
+			}
+			if (cfg->targets[0].name == NULL ||
+			    (pc->target = xstrdup(p, cfg->targets[0].name)) ==
+			    NULL)
+				continue;
+			pc->target_index = 0;
+		} else if (seen[PROBE_TARGET].ok) {
+			for (j = 0; j < cfg->ntargets; j++)
+				if (cfg->targets[j].name != NULL &&
+				    strcmp(cfg->targets[j].name, pc->target) == 0)
+					break;
+			if (j == cfg->ntargets) {
+				perr(p, seen[PROBE_TARGET].value, "'target': no "
+				    "target named '%s' is configured",
+				    show(&sh, pc->target));
+				continue;
+			}
+			pc->target_index = j;
+		}
+		if (p->nerrors != before || pc->connector_id == NULL)
+			continue;
+		at[n - 1] = item;
+		for (j = 0; j + 1 < n; j++)
+			if (at[j] != NULL && cfg->probes[j].target != NULL &&
+			    strcmp(cfg->probes[j].target, pc->target) == 0 &&
+			    strcmp(cfg->probes[j].space, pc->space) == 0 &&
+			    strcmp(cfg->probes[j].connector_id,
+			    pc->connector_id) == 0)
+				break;
+		if (j + 1 < n) {
+			perr(p, seen[PROBE_CONNECTOR_ID].value, "duplicate probe "
+			    "of connector '%s' in space '%s' of target '%s' "
+			    "(first defined at line %u)",
+			    show(&sh, pc->connector_id), pc->space,
+			    show(&sh2, pc->target), at[j]->line);
+			at[n - 1] = NULL;
+		}
+	}
+	free(at);
+}
+
+static int
+config_defer_probes(struct parser *p, const struct key_spec *spec,
+    const struct node *v, void *ctx, const char *where)
+{
+	(void)p;
+	(void)spec;
+	(void)v;
+	(void)ctx;
+	(void)where;
+	return 0;
+}
+
 /* ---- the top level ---------------------------------------------------- */
 
 enum {
 	TOP_LISTEN,
 	TOP_LOG_LEVEL,
+	TOP_LOG_TARGET,
 	TOP_TARGETS,
+	TOP_PROBES,
 	TOP_NKEYS,
 };
 
@@ -1782,6 +2292,29 @@ config_parse_log_level(struct parser *p, const struct key_spec *spec,
 }
 
 static int
+config_parse_log_target(struct parser *p, const struct key_spec *spec,
+    const struct node *v, void *ctx, const char *where)
+{
+	struct kcm_config *cfg = ctx;
+	struct shown sh;
+	const char *s;
+	int t;
+
+	(void)where;
+	s = expect_scalar(p, spec->key, v, "a log target");
+	if (s == NULL)
+		return -EINVAL;
+	t = log_target_from_string(s);
+	if (t < 0) {
+		perr(p, v, "'%s': invalid target '%s' (use auto, journal or "
+		    "stderr)", spec->key, show(&sh, s));
+		return -EINVAL;
+	}
+	cfg->log_target = t;
+	return 0;
+}
+
+static int
 config_parse_targets(struct parser *p, const struct key_spec *spec,
     const struct node *v, void *ctx, const char *where)
 {
@@ -1832,7 +2365,11 @@ static const struct key_spec top_keys[TOP_NKEYS] = {
 	[TOP_LISTEN] = KEY_CUSTOM("listen", config_parse_listen, false),
 	[TOP_LOG_LEVEL] = KEY_CUSTOM("log_level", config_parse_log_level,
 	    false),
+	[TOP_LOG_TARGET] = KEY_CUSTOM("log_target", config_parse_log_target,
+	    false),
 	[TOP_TARGETS] = KEY_CUSTOM("targets", config_parse_targets, false),
+	/* checked once the targets are known: config_parse_probes() */
+	[TOP_PROBES] = KEY_CUSTOM("probes", config_defer_probes, false),
 };
 
 static int
@@ -1887,6 +2424,8 @@ config_parse_root(struct parser *p, const struct node *root,
 	if (seen[TOP_TARGETS].key == NULL &&
 	    config_add_default_target(cfg) < 0)
 		p->oom = true;
+	if (seen[TOP_PROBES].key != NULL && !p->oom)
+		config_parse_probes(p, seen[TOP_PROBES].value, cfg);
 }
 
 /* ---- loading ---------------------------------------------------------- */
@@ -2085,6 +2624,9 @@ config_free(struct kcm_config *cfg)
 	for (i = 0; i < cfg->ntargets; i++)
 		target_done(&cfg->targets[i]);
 	free(cfg->targets);
+	for (i = 0; i < cfg->nprobes; i++)
+		probe_done(&cfg->probes[i]);
+	free(cfg->probes);
 	free(cfg);
 }
 

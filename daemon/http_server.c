@@ -14,6 +14,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <systemd/sd-daemon.h>
 
 #include "config.h"
 #include "expo.h"
@@ -171,6 +172,39 @@ http_server_listen(struct http_server *s, const struct listen_config *l,
 	struct evhttp_bound_socket *bs;
 	char addr[INET6_ADDRSTRLEN + 16];
 	size_t i;
+	int nfds, fd;
+
+	/*
+	 * Socket activation (the .socket unit): serve on the passed sockets
+	 * instead of `listen`.  sd_listen_fds(1) checks LISTEN_PID and unsets
+	 * the variables so no child inherits them.
+	 */
+	nfds = sd_listen_fds(1);
+	if (nfds < 0)
+		log_warning("ignoring invalid LISTEN_FDS/LISTEN_PID: %s",
+		    strerror(-nfds));
+	if (nfds > 0) {
+		for (fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + nfds; fd++) {
+			if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
+				log_error("socket activation: fd %d is not a listening stream socket",
+				    fd);
+				return -EINVAL;
+			}
+			if (evutil_make_socket_nonblocking(fd) < 0 ||
+			    evutil_make_socket_closeonexec(fd) < 0 ||
+			    (bs = evhttp_accept_socket_with_handle(s->http, fd)) == NULL) {
+				log_error("socket activation: cannot serve on fd %d: %s",
+				    fd, strerror(errno));
+				return -EIO;
+			}
+			bound_address(fd, addr, sizeof(addr));
+			log_struct(LOG_INFO, NULL,
+			    (struct log_field[]){ { "LISTEN", addr } }, 1,
+			    "listening on %s (socket activation, fd %d; `listen` is ignored)",
+			    addr, fd);
+		}
+		return 0;
+	}
 
 	for (i = 0; i < n; i++) {
 		bs = evhttp_bind_socket_with_handle(s->http, l[i].host, l[i].port);

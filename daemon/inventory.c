@@ -57,6 +57,7 @@ struct target {
 	struct http_limiter	*limiter;
 	struct event		*timer;
 	bool			 once;
+	double			 last_ok;	/* end of last all-ok cycle, 0 = never */
 
 	struct space_state	**spaces;
 	size_t			 nspaces;
@@ -81,6 +82,9 @@ struct target {
 	size_t			 nmissing_keys;
 	char			**secrets_keys;		/* sorted "space\nconn" */
 	size_t			 nsecrets_keys;
+
+	target_cycle_fn		 cycle_hook;	/* eventlog.c */
+	void			*cycle_hook_arg;
 };
 
 struct treq {
@@ -114,6 +118,53 @@ struct http_limiter *
 target_limiter(struct target *t)
 {
 	return t->limiter;
+}
+
+void
+target_foreach_connector(const struct target *t, target_connector_fn fn,
+    void *arg)
+{
+	size_t i, j;
+
+	for (i = 0; i < t->nspaces; i++) {
+		const struct space_state *sp = t->spaces[i];
+
+		for (j = 0; j < sp->connectors.n; j++) {
+			const struct kibana_connector *c = &sp->connectors.v[j];
+
+			fn(c->preconfigured ? "*" : sp->id, c->id, c->name,
+			    c->type_id, c->preconfigured, arg);
+		}
+	}
+}
+
+const char *
+target_connector_name(const struct target *t, const char *space,
+    const char *id)
+{
+	bool pre = strcmp(space, "*") == 0;
+	size_t i, j;
+
+	for (i = 0; i < t->nspaces; i++) {
+		const struct space_state *sp = t->spaces[i];
+
+		if (!pre && strcmp(sp->id, space) != 0)
+			continue;
+		for (j = 0; j < sp->connectors.n; j++) {
+			const struct kibana_connector *c = &sp->connectors.v[j];
+
+			if (c->preconfigured == pre && strcmp(c->id, id) == 0)
+				return c->name;
+		}
+	}
+	return NULL;
+}
+
+void
+target_set_cycle_hook(struct target *t, target_cycle_fn fn, void *arg)
+{
+	t->cycle_hook = fn;
+	t->cycle_hook_arg = arg;
 }
 
 static void
@@ -832,6 +883,8 @@ cycle_finish(struct target *t)
 	kibana_space_list_free(&t->new_spaces);
 
 	rebuild_metrics(t);
+	if (t->cycle_hook != NULL)
+		t->cycle_hook(t->cycle_hook_arg);
 
 	for (api = 0; api < API__MAX; api++) {
 		const char *v[2] = { t->cfg->name, kcm_api_to_string(api) };
@@ -844,12 +897,33 @@ cycle_finish(struct target *t)
 		else
 			metrics_set(f->last_success, v, now);
 	}
+	if (all_ok)
+		t->last_ok = now;
 	t->running = false;
 	kcm_cycle_done(t->kcm, t, all_ok);
 	if (t->once) {
 		t->once = false;	/* one cycle only */
 		kcm_once_release(t->kcm);
 	}
+}
+
+void
+target_summary(const struct target *t, struct target_summary *ret)
+{
+	size_t i, j;
+
+	memset(ret, 0, sizeof(*ret));
+	for (i = 0; i < t->nspaces; i++) {
+		const struct space_state *sp = t->spaces[i];
+
+		if (!sp->have_connectors)
+			continue;
+		ret->connectors += sp->connectors.n;
+		for (j = 0; j < sp->connectors.n; j++)
+			if (sp->connectors.v[j].missing_secrets)
+				ret->failing++;
+	}
+	ret->last_ok = t->last_ok;
 }
 
 static void

@@ -12,9 +12,12 @@
 #include <jansson.h>
 
 #include "expo.h"
+#include "eventlog.h"
 #include "inventory.h"
 #include "kcm.h"
 #include "log.h"
+#include "notify.h"
+#include "probe.h"
 #include "process.h"
 
 struct kcm_body {
@@ -167,6 +170,148 @@ register_families(struct kcm *k)
 	return metrics_set(f->build_info, build_v, 1);
 }
 
+/* Issue 3: event-log counters (filled by eventlog.c). */
+static int
+register_eventlog_families(struct kcm *k)
+{
+	static const char *const exec_l[] = { "target", "space",
+	    "connector_id", "connector_type_id", "outcome" };
+	static const char *const last_l[] = { "target", "space",
+	    "connector_id", "outcome" };
+	static const char *const t_l[] = { "target" };
+	static const char *const err_l[] = { "target", "reason" };
+	struct kcm_families *f = &k->fam;
+	struct metrics *m = k->metrics;
+
+	f->executions = metrics_family(m, "kibana_connector_executions_total",
+	    "Connector executions found in the Kibana event log (event.provider actions), by outcome: success, failure (execute with outcome failure), timeout (execute-timeout). Counted once per event in windows that end settle_delay before the poll.",
+	    METRIC_COUNTER, exec_l, ELEMENTSOF(exec_l), NULL, 0);
+	f->last_execution = metrics_family(m,
+	    "kibana_connector_last_execution_timestamp_seconds",
+	    "Time (@timestamp) of the newest execution event counted, by outcome.",
+	    METRIC_GAUGE, last_l, ELEMENTSOF(last_l), NULL, 0);
+	f->event_log_visible = metrics_family(m,
+	    "kibana_connector_monitor_event_log_visible",
+	    "1 when the last event-log search really covered event-log shards without failures, else 0 (no privilege, no index, errors).",
+	    METRIC_GAUGE, t_l, ELEMENTSOF(t_l), NULL, 0);
+	f->event_log_shard_failures = metrics_family(m,
+	    "kibana_connector_monitor_event_log_shard_failures_total",
+	    "Failed shards reported by event-log searches (_shards.failed).",
+	    METRIC_COUNTER, t_l, ELEMENTSOF(t_l), NULL, 0);
+	f->event_log_window_end = metrics_family(m,
+	    "kibana_connector_monitor_event_log_window_end_timestamp_seconds",
+	    "End (exclusive) of the last event-log window that was counted.",
+	    METRIC_GAUGE, t_l, ELEMENTSOF(t_l), NULL, 0);
+	f->event_log_errors = metrics_family(m,
+	    "kibana_connector_monitor_event_log_errors_total",
+	    "Event-log searches that could not see the log, by reason.",
+	    METRIC_COUNTER, err_l, ELEMENTSOF(err_l), NULL, 0);
+	if (f->executions == NULL || f->last_execution == NULL ||
+	    f->event_log_visible == NULL || f->event_log_shard_failures == NULL ||
+	    f->event_log_window_end == NULL || f->event_log_errors == NULL)
+		return -ENOMEM;
+	return 0;
+}
+
+/* Families of issue 5: configuration reloads and the journal queue. */
+static int
+register_systemd_families(struct kcm *k)
+{
+	struct kcm_families *f = &k->fam;
+
+	f->config_reload_ok = metrics_family(k->metrics,
+	    "kibana_connector_monitor_config_last_reload_successful",
+	    "1 when the last configuration load (start or SIGHUP) succeeded, 0 when the last reload was rejected and the previous configuration is still in use.",
+	    METRIC_GAUGE, NULL, 0, NULL, 0);
+	f->config_reload_time = metrics_family(k->metrics,
+	    "kibana_connector_monitor_config_last_reload_success_timestamp_seconds",
+	    "Time of the last successful configuration load (start or SIGHUP).",
+	    METRIC_GAUGE, NULL, 0, NULL, 0);
+	f->log_dropped = metrics_family(k->metrics,
+	    "kibana_connector_monitor_log_dropped_total",
+	    "Journal entries dropped because journald did not keep up (the log queue was full).",
+	    METRIC_COUNTER, NULL, 0, NULL, 0);
+	if (f->config_reload_ok == NULL || f->config_reload_time == NULL ||
+	    f->log_dropped == NULL)
+		return -ENOMEM;
+	metrics_set(f->config_reload_ok, NULL, 1);
+	metrics_set(f->config_reload_time, NULL, realtime_seconds());
+	return metrics_add(f->log_dropped, NULL, 0);
+}
+
+static bool
+cfg_has_target(const struct kcm_config *cfg, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->ntargets; i++)
+		if (strcmp(cfg->targets[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+int
+kcm_reload(struct kcm *k, struct kcm_config *cfg)
+{
+	struct kcm_config *old = k->cfg;
+	size_t i;
+	int r;
+
+	kcm_modules_destroy(k);
+	k->cfg = cfg;
+	if ((r = kcm_modules_create(k)) < 0 ||
+	    (r = kcm_modules_start(k)) < 0) {
+		kcm_modules_destroy(k);
+		k->cfg = old;
+		if (kcm_modules_create(k) < 0 || kcm_modules_start(k) < 0)
+			log_error("cannot restore the previous configuration's jobs: out of memory");
+		kcm_reload_rejected(k);
+		return r;
+	}
+	/* The new configuration runs: series of removed targets vanish. */
+	for (i = 0; i < old->ntargets; i++)
+		if (!cfg_has_target(cfg, old->targets[i].name))
+			metrics_remove_label(k->metrics, "target",
+			    old->targets[i].name);
+	probe_prune_series(k, old, cfg);
+	metrics_set(k->fam.config_reload_ok, NULL, 1);
+	metrics_set(k->fam.config_reload_time, NULL, realtime_seconds());
+	if (kcm_publish(k) < 0)
+		log_error("out of memory rendering metrics; serving the previous rendering");
+	return 0;
+}
+
+void
+kcm_reload_rejected(struct kcm *k)
+{
+	metrics_set(k->fam.config_reload_ok, NULL, 0);
+	if (kcm_publish(k) < 0)
+		log_error("out of memory rendering metrics; serving the previous rendering");
+}
+
+void
+kcm_status(struct kcm *k, char *buf, size_t size)
+{
+	struct target_summary s;
+	size_t i, conns = 0, failing = 0;
+	double last = 0, now = realtime_seconds();
+
+	for (i = 0; i < k->ntargets; i++) {
+		target_summary(k->targets[i], &s);
+		conns += s.connectors;
+		failing += s.failing;
+		if (s.last_ok > last)
+			last = s.last_ok;
+	}
+	if (last > 0)
+		snprintf(buf, size, "%zu target%s, %zu connectors, %zu failing, last successful poll %.0fs ago",
+		    k->ntargets, k->ntargets == 1 ? "" : "s", conns, failing,
+		    now > last ? now - last : 0.0);
+	else
+		snprintf(buf, size, "%zu target%s, %zu connectors, %zu failing, no successful poll yet",
+		    k->ntargets, k->ntargets == 1 ? "" : "s", conns, failing);
+}
+
 /*
  * The per-configuration objects: everything built from k->cfg.  A
  * configuration reload destroys them and creates them again from the new
@@ -188,6 +333,29 @@ kcm_modules_create(struct kcm *k)
 			return -ENOMEM;
 		k->ntargets++;
 	}
+	/* Event-log pollers: one per target with elasticsearch.url. */
+	k->eventlogs = calloc(cfg->ntargets, sizeof(*k->eventlogs));
+	if (k->eventlogs == NULL && cfg->ntargets > 0)
+		return -ENOMEM;
+	for (i = 0; i < cfg->ntargets; i++) {
+		if (cfg->targets[i].elasticsearch.url == NULL)
+			continue;
+		k->eventlogs[k->neventlogs] = eventlog_new(k, k->targets[i],
+		    &cfg->targets[i]);
+		if (k->eventlogs[k->neventlogs] == NULL)
+			return -ENOMEM;
+		k->neventlogs++;
+	}
+	/* Probes: one per `probes:` entry, each pointing at its target. */
+	k->probes = calloc(cfg->nprobes, sizeof(*k->probes));
+	if (k->probes == NULL && cfg->nprobes > 0)
+		return -ENOMEM;
+	for (i = 0; i < cfg->nprobes; i++) {
+		k->probes[i] = probe_new(k, &cfg->probes[i]);
+		if (k->probes[i] == NULL)
+			return -ENOMEM;
+		k->nprobes++;
+	}
 	return 0;
 }
 
@@ -200,6 +368,12 @@ kcm_modules_start(struct kcm *k)
 	for (i = 0; i < k->ntargets; i++)
 		if ((r = target_start(k->targets[i], k->once)) < 0)
 			return r;
+	for (i = 0; i < k->neventlogs; i++)
+		if ((r = eventlog_start(k->eventlogs[i], k->once)) < 0)
+			return r;
+	for (i = 0; i < k->nprobes; i++)
+		if ((r = probe_start(k->probes[i], k->once)) < 0)
+			return r;
 	return 0;
 }
 
@@ -208,6 +382,17 @@ kcm_modules_destroy(struct kcm *k)
 {
 	size_t i;
 
+	/* Probes and event-log pollers first: they point at their targets. */
+	for (i = 0; i < k->nprobes; i++)
+		probe_free(k->probes[i]);
+	free(k->probes);
+	k->probes = NULL;
+	k->nprobes = 0;
+	for (i = 0; i < k->neventlogs; i++)
+		eventlog_free(k->eventlogs[i]);
+	free(k->eventlogs);
+	k->eventlogs = NULL;
+	k->neventlogs = 0;
 	for (i = 0; i < k->ntargets; i++)
 		target_free(k->targets[i]);
 	free(k->targets);
@@ -231,6 +416,12 @@ kcm_init(struct kcm *k, struct event_base *base, struct kcm_config *cfg,
 	if (k->metrics == NULL || k->http == NULL)
 		return -ENOMEM;
 	if ((r = register_families(k)) < 0)
+		return r;
+	if ((r = register_eventlog_families(k)) < 0)
+		return r;
+	if ((r = register_systemd_families(k)) < 0)
+		return r;
+	if ((r = probe_register_families(k)) < 0)
 		return r;
 	if ((r = kcm_modules_create(k)) < 0)
 		return r;
@@ -280,6 +471,8 @@ void
 kcm_fini(struct kcm *k)
 {
 	kcm_modules_destroy(k);
+	eventlog_windows_free(k->eventlog_windows);
+	k->eventlog_windows = NULL;
 	http_client_free(k->http);
 	k->http = NULL;
 	metrics_free(k->metrics);
@@ -316,6 +509,10 @@ kcm_publish(struct kcm *k)
 	metrics_get(k->fam.truncated_labels, NULL, &prev);
 	metrics_add(k->fam.truncated_labels, NULL,
 	    (double)metrics_truncated_labels(k->metrics) - prev);
+	prev = 0;
+	metrics_get(k->fam.log_dropped, NULL, &prev);
+	if ((double)log_dropped() > prev)
+		metrics_add(k->fam.log_dropped, NULL, (double)log_dropped() - prev);
 
 	strbuf_init(&sb);
 	if (metrics_render(k->metrics, &sb) < 0 || strbuf_failed(&sb)) {
@@ -339,11 +536,17 @@ kcm_publish(struct kcm *k)
 void
 kcm_cycle_done(struct kcm *k, struct target *t, bool all_ok)
 {
+	char status[256];
+
 	(void)t;
 	if (!all_ok)
 		k->any_failed = true;
 	if (kcm_publish(k) < 0)
 		log_error("out of memory rendering metrics; serving the previous rendering");
+	if (!k->once) {
+		kcm_status(k, status, sizeof(status));
+		notify_status("%s", status);
+	}
 }
 
 static void

@@ -21,6 +21,7 @@
 #include "kcm.h"
 #include "log.h"
 #include "msgid.h"
+#include "notify.h"
 
 #define EXIT_CONFIG 2
 
@@ -97,17 +98,107 @@ on_stop_signal(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	log_struct(LOG_INFO, MSGID_DAEMON_STOPPING, NULL, 0,
 	    "received %s, stopping", strsignal((int)sig));
-	sd_notify(0, "STOPPING=1");
+	notify_stopping();
 	event_base_loopexit(k->base, NULL);
 }
 
+/* What SIGHUP re-reads, and the configuration main() frees at exit. */
+static const char *arg_config_path;
+static bool arg_config_explicit;
+static struct kcm_config **arg_cfgp;
+
+static bool
+listen_changed(const struct kcm_config *a, const struct kcm_config *b)
+{
+	size_t i;
+
+	if (a->nlisten != b->nlisten)
+		return true;
+	for (i = 0; i < a->nlisten; i++)
+		if (strcmp(a->listen[i].host, b->listen[i].host) != 0 ||
+		    a->listen[i].port != b->listen[i].port)
+			return true;
+	return false;
+}
+
+static void
+log_rejected(const struct config_errors *errs, const char *path, int r)
+{
+	char line[16], col[16];
+	size_t i;
+
+	for (i = 0; i < errs->n; i++) {
+		const struct config_error *e = &errs->v[i];
+		struct log_field f[] = {
+			{ "CONFIG_FILE", e->file }, { "CONFIG_LINE", line },
+			{ "CONFIG_COLUMN", col }, { "ERROR_MESSAGE", e->message },
+		};
+
+		snprintf(line, sizeof(line), "%u", e->line);
+		snprintf(col, sizeof(col), "%u", e->column);
+		log_struct(LOG_ERR, MSGID_CONFIG_REJECTED, f, ELEMENTSOF(f),
+		    "%s:%u:%u: %s", e->file != NULL ? e->file : path, e->line,
+		    e->column, e->message);
+	}
+	log_struct(LOG_ERR, MSGID_CONFIG_REJECTED,
+	    (struct log_field[]){ { "CONFIG_FILE", path } }, 1,
+	    "configuration reload rejected (%zu error%s%s%s); the running configuration stays in use",
+	    errs->n, errs->n == 1 ? "" : "s", r == -ENOMEM ? ", " : "",
+	    r == -ENOMEM ? "out of memory" : "");
+}
+
+/*
+ * SIGHUP: RELOADING=1, load the configuration and its secret files
+ * all-or-nothing, swap on success, keep the old one otherwise; READY=1
+ * either way.
+ */
 static void
 on_hup(evutil_socket_t sig, short what, void *arg)
 {
+	struct kcm *k = arg;
+	struct config_errors errs = { 0 };
+	struct kcm_config *cfg = NULL, *old = *arg_cfgp;
+	char status[256];
+	int r;
+
 	(void)sig;
 	(void)what;
-	(void)arg;
-	log_warning("received SIGHUP: reloading is not supported yet, restart to apply a new configuration");
+	if (k->once) {
+		log_warning("SIGHUP ignored with --once");
+		return;
+	}
+	notify_reloading();
+	log_info("received SIGHUP, reloading the configuration from %s",
+	    arg_config_path);
+	if (!arg_config_explicit && access(arg_config_path, F_OK) < 0 &&
+	    errno == ENOENT)
+		r = config_default(&cfg);
+	else
+		r = config_load(arg_config_path, &cfg, &errs);
+	if (r < 0) {
+		log_rejected(&errs, arg_config_path, r);
+		kcm_reload_rejected(k);
+	} else {
+		if (listen_changed(old, cfg))
+			log_warning("'listen' changed: the listener is not re-bound on reload, restart the service to apply it");
+		r = kcm_reload(k, cfg);
+		if (r < 0) {
+			log_rejected(&errs, arg_config_path, r);
+			config_free(cfg);
+		} else {
+			*arg_cfgp = cfg;
+			config_free(old);
+			log_set_level(cfg->log_level);
+			log_set_target(cfg->log_target);
+			log_struct(LOG_INFO, MSGID_CONFIG_LOADED,
+			    (struct log_field[]){ { "CONFIG_FILE", arg_config_path } }, 1,
+			    "configuration reloaded from %s: %zu target(s)",
+			    arg_config_path, cfg->ntargets);
+		}
+	}
+	config_errors_free(&errs);
+	kcm_status(k, status, sizeof(status));
+	notify_ready(status);
 }
 
 /* Loads the configuration; returns 0, or an exit code. */
@@ -155,6 +246,9 @@ main(int argc, char *argv[])
 	struct event_base *base = NULL;
 	struct event *sig_term = NULL, *sig_int = NULL, *sig_hup = NULL;
 	struct http_server *server = NULL;
+	struct notify *notify = NULL;
+	char status[256];
+	uint64_t wd_usec = 0;
 	struct kcm k;
 	struct strbuf out;
 	size_t i;
@@ -201,6 +295,10 @@ main(int argc, char *argv[])
 		return 0;
 	}
 	log_set_level(cfg->log_level);
+	log_set_target(cfg->log_target);
+	arg_config_path = path;
+	arg_config_explicit = explicit_path;
+	arg_cfgp = &cfg;
 	if (builtin)
 		log_struct(LOG_INFO, MSGID_CONFIG_LOADED, NULL, 0,
 		    "no configuration file at %s; running on built-in defaults: target '%s' at %s, listening on %s:%u",
@@ -251,8 +349,17 @@ main(int argc, char *argv[])
 	if (!once) {
 		log_struct(LOG_INFO, MSGID_DAEMON_STARTED, NULL, 0,
 		    "kibana-connector-monitor %s started", KCM_VERSION);
+		notify = notify_new(base, &wd_usec);
+		if (notify == NULL) {
+			log_error("cannot set up the watchdog timer: out of memory");
+			goto out_kcm;
+		}
+		if (wd_usec > 0)
+			log_debug("watchdog enabled: WATCHDOG=1 every %llu ms",
+			    (unsigned long long)(wd_usec / 2000));
 		/* Configuration loaded and listener bound: ready to be scraped. */
-		sd_notify(0, "READY=1\nSTATUS=polling Kibana");
+		kcm_status(&k, status, sizeof(status));
+		notify_ready(status);
 	}
 	if ((r = kcm_start(&k)) < 0) {
 		log_error("cannot start polling: %s", strerror(-r));
@@ -284,6 +391,7 @@ out_kcm:
 		event_free(sig_int);
 	if (sig_hup != NULL)
 		event_free(sig_hup);
+	notify_free(notify);
 	http_server_free(server);
 	kcm_fini(&k);
 	event_base_free(base);
@@ -291,5 +399,7 @@ out_curl:
 	curl_global_cleanup();
 out:
 	config_free(cfg);
+	/* Flush the journal queue, but never wait long for journald. */
+	log_fini(500 * UINT64_C(1000));
 	return ret;
 }

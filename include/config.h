@@ -21,6 +21,14 @@
 #define CONFIG_DEFAULT_MAX_RESPONSE	(64 * UINT64_C(1024) * 1024)
 #define CONFIG_DEFAULT_INVENTORY_USEC	(60 * UINT64_C(1000000))
 #define CONFIG_DEFAULT_MAX_PARALLEL	8
+#define CONFIG_DEFAULT_ES_URL		"http://localhost:9200"
+#define CONFIG_DEFAULT_EVENT_LOG_INDEX	".kibana-event-log-*"
+#define CONFIG_DEFAULT_EVENT_LOG_INTERVAL_USEC	(60 * UINT64_C(1000000))
+#define CONFIG_DEFAULT_EVENT_LOG_LOOKBACK_USEC	(15 * 60 * UINT64_C(1000000))
+#define CONFIG_DEFAULT_EVENT_LOG_SETTLE_USEC	(30 * UINT64_C(1000000))
+#define CONFIG_DEFAULT_PROBE_INTERVAL	(15 * 60 * UINT64_C(1000000))
+#define CONFIG_DEFAULT_PROBE_TIMEOUT	(30 * UINT64_C(1000000))
+#define CONFIG_PROBE_INTERVAL_MIN	(60 * UINT64_C(1000000))
 
 /* Where a value came from, for error messages after loading. */
 struct config_pos {
@@ -52,15 +60,40 @@ struct endpoint_config {
 	struct config_pos pos;		/* of the endpoint's mapping */
 };
 
+/* `event_log:` of a target (issue 3); used only when elasticsearch.url is set. */
+struct event_log_config {
+	char		*index;		/* index expression; NULL = CONFIG_DEFAULT_EVENT_LOG_INDEX */
+	uint64_t	 interval_usec;
+	uint64_t	 lookback_usec;	/* first window starts at now - lookback */
+	uint64_t	 settle_delay_usec; /* windows end at now - settle_delay */
+};
+
 struct target_config {
 	char		*name;		/* label value `target` */
 	struct endpoint_config kibana;
+	struct endpoint_config elasticsearch; /* url NULL: no event-log checks */
+	struct event_log_config event_log;
 	bool		 spaces_all;	/* `spaces: all` */
 	char		**spaces;	/* when !spaces_all: space ids */
 	size_t		 nspaces;
 	uint64_t	 inventory_interval_usec;
 	unsigned	 max_parallel_requests;
 	struct config_pos pos;
+};
+
+/*
+ * A synthetic test execution: POST .../connector/<connector_id>/_execute on
+ * a schedule (`probes:` list).  Only connectors listed here are ever run.
+ */
+struct probe_config {
+	char		*target;	/* target name */
+	size_t		 target_index;	/* into kcm_config.targets */
+	char		*space;		/* space id, "default" by default */
+	char		*connector_id;	/* non-empty */
+	uint64_t	 interval_usec;
+	uint64_t	 timeout_usec;
+	char		*body;		/* the request body {"params": ...}, JSON */
+	struct config_pos pos;		/* of the list item */
 };
 
 struct listen_config {
@@ -76,6 +109,9 @@ struct kcm_config {
 	struct target_config *targets;
 	size_t		 ntargets;
 	int		 log_level;	/* LOG_ERR..LOG_DEBUG; default LOG_INFO */
+	int		 log_target;	/* enum log_target (log.h); default auto */
+	struct probe_config *probes;
+	size_t		 nprobes;
 };
 
 struct config_error {

@@ -17,6 +17,8 @@
 struct event_base;
 struct evbuffer;
 struct target;
+struct eventlog;
+struct eventlog_windows;
 struct http_server;
 
 /* The Kibana/Elasticsearch APIs the monitor calls: label `api`. */
@@ -68,6 +70,22 @@ struct kcm_families {
 	struct metric_family *last_success;
 	struct metric_family *build_info;
 	struct metric_family *truncated_labels;
+	/* configuration reloads, journal queue (issue 5) */
+	struct metric_family *config_reload_ok;
+	struct metric_family *config_reload_time;
+	struct metric_family *log_dropped;
+	/* event log (eventlog.c) */
+	struct metric_family *executions;
+	struct metric_family *last_execution;
+	struct metric_family *event_log_visible;
+	struct metric_family *event_log_shard_failures;
+	struct metric_family *event_log_window_end;
+	struct metric_family *event_log_errors;
+	/* synthetic test executions (probe.c) */
+	struct metric_family *probe_success;
+	struct metric_family *probe_duration;
+	struct metric_family *probe_last_run;
+	struct metric_family *probe_runs;
 };
 
 struct kcm_body;	/* a rendered exposition, reference counted */
@@ -80,6 +98,12 @@ struct kcm {
 	struct kcm_families	 fam;
 	struct target		**targets;
 	size_t			 ntargets;
+	struct eventlog		**eventlogs;	/* targets with elasticsearch.url */
+	size_t			 neventlogs;
+	/* where each event-log poller's next window starts; survives reloads */
+	struct eventlog_windows	*eventlog_windows;
+	struct probe		**probes;	/* one per cfg->probes entry */
+	size_t			 nprobes;
 	struct http_server	*server;
 	struct kcm_body		*body;		/* last rendering */
 	double			 start_time;	/* realtime seconds */
@@ -105,6 +129,21 @@ void	 kcm_fini(struct kcm *k);
 int	 kcm_modules_create(struct kcm *k);
 int	 kcm_modules_start(struct kcm *k);
 void	 kcm_modules_destroy(struct kcm *k);
+
+/*
+ * Configuration reload (SIGHUP): destroys the per-configuration objects,
+ * points k->cfg at cfg (borrowed), creates and starts the objects again,
+ * removes every series of targets that are no longer configured
+ * (metrics_remove_label "target") and re-renders.  Series of a removed
+ * probe of a target that stays are the probe module's business.  On
+ * failure (-ENOMEM) the old configuration is restored and k->cfg still
+ * points at it.  The listener is not touched.  Sets the reload metrics.
+ */
+int	 kcm_reload(struct kcm *k, struct kcm_config *cfg);
+/* A reload was rejected: config_last_reload_successful 0, re-render. */
+void	 kcm_reload_rejected(struct kcm *k);
+/* The short STATUS= line: targets, connectors, failing, last good poll. */
+void	 kcm_status(struct kcm *k, char *buf, size_t size);
 
 /* Counts one request in requests_total and request_duration_seconds. */
 void	 kcm_account(struct kcm *k, const char *target, enum kcm_api api,

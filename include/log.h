@@ -17,6 +17,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <syslog.h>	/* LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG */
 
 #include "util.h"
@@ -26,7 +27,39 @@ struct log_field {
 	const char	*value;	/* NULL fields are skipped */
 };
 
+/*
+ * Where lines go.  auto: the journal when stderr is connected to it (the
+ * JOURNAL_STREAM device:inode matches stderr's, as under systemd), else
+ * stderr.  journal: structured entries through sd_journal_sendv(), written
+ * by one background thread from a bounded queue so that a stuck journald
+ * can never stall the event loop; entries that do not fit are dropped and
+ * counted (log_dropped()).  stderr: logfmt lines, one write(2) each.
+ */
+enum log_target {
+	LOG_TARGET_AUTO,
+	LOG_TARGET_JOURNAL,
+	LOG_TARGET_STDERR,
+};
+
+/* Journal queue capacity (entries). */
+#define LOG_JOURNAL_QUEUE_MAX	1024
+
 void	 log_init(const char *ident);
+/* "auto" | "journal" | "stderr" -> enum log_target; -EINVAL otherwise. */
+int	 log_target_from_string(const char *s);
+const char *log_target_to_string(int t);
+/* Selects the sink (auto resolved here); 0 or -errno (thread creation). */
+int	 log_set_target(int t);
+/* The sink in use: LOG_TARGET_JOURNAL or LOG_TARGET_STDERR. */
+int	 log_get_target(void);
+/* Journal entries dropped because the queue was full (any thread). */
+uint64_t log_dropped(void);
+/*
+ * Flushes the journal queue for at most timeout_usec and stops the writer
+ * thread; a writer stuck in sd_journal_sendv() is abandoned (detached).
+ * Later log calls go to stderr.
+ */
+void	 log_fini(uint64_t timeout_usec);
 void	 log_set_level(int prio);		/* LOG_ERR .. LOG_DEBUG */
 int	 log_get_level(void);
 /* "debug" | "info" | "warning" | "error" -> LOG_*; -EINVAL otherwise. */

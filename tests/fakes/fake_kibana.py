@@ -19,6 +19,12 @@ In-process (what the integration tests use):
     fake.start(); fake.url; fake.requests; fake.set_data(d)
     fake.add_fault(r"^/s/ops/api/actions/connectors$", status=503)
     fake.clear_faults(); fake.stop()
+    fake.set_execute_result("default", cid, outcome="webhook_500", delay=0)
+        programs POST .../connector/<cid>/_execute (section 6): a named row
+        of EXECUTE_OUTCOMES (status matrix 6.1, per-type messages 6.3) or a
+        raw status/body; unprogrammed connectors succeed with their type's
+        data, unknown ids get 404, system ids 400, a body without params
+        400, a POST without kbn-xsrf 400.
 
 Data model (see sample_data.json): {"spaces": [...], "preconfigured_connectors":
 [...], "connectors": {space: [...]}, "connector_types": [...], "rules": {space:
@@ -200,6 +206,7 @@ class FakeKibana:
         self._server = None
         self._thread = None
         self._huge_cache = {}
+        self._execute_results = {}
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -321,6 +328,31 @@ class FakeKibana:
     def clear_faults(self):
         with self._lock:
             self._faults = []
+
+    def set_execute_result(self, space, cid, outcome=None, status=None, body=None,
+                           delay=0.0):
+        """Programs POST .../connector/<cid>/_execute in `space` ("*": every
+        space).  outcome: a name from EXECUTE_OUTCOMES (kibana-api.md 6.1 and
+        6.3); or status/body sent as they are; delay: seconds to wait first
+        (a slow service).  Applies after the body and system-action checks
+        and before the 404 for unknown ids."""
+        if outcome is not None and outcome not in EXECUTE_OUTCOMES:
+            raise ValueError("unknown _execute outcome %r" % (outcome,))
+        with self._lock:
+            self._execute_results[(space, cid)] = {
+                "outcome": outcome, "status": status, "body": body,
+                "delay": float(delay or 0)}
+
+    def clear_execute_results(self):
+        with self._lock:
+            self._execute_results = {}
+
+    def _execute_result(self, space, cid):
+        with self._lock:
+            r = self._execute_results.get((space, cid))
+            if r is None:
+                r = self._execute_results.get(("*", cid))
+            return r
 
     @property
     def requests(self):
@@ -811,10 +843,124 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                                   "[object] but got [%s]" % got)
         if cid.startswith("system-connector-"):
             return 400, boom(400, "Execution of system action is not allowed")
-        c, _ = self.fake.find_connector(data, space, cid)
-        if c is None:
+        fake = self.fake
+        prog = fake._execute_result(space, cid)
+        c, _ = fake.find_connector(data, space, cid)
+        if prog is None and c is None:
             return 404, boom(404, "Saved object [action/%s] not found" % cid)
-        return 200, {"status": "ok", "connector_id": cid}
+        if prog is not None and prog["delay"] > 0 and fake._stopping.wait(prog["delay"]):
+            self.close_connection = True
+            return 503, boom(503)
+        if prog is not None and prog["outcome"] is not None:
+            return execute_outcome(prog["outcome"], cid, req["params"])
+        if prog is not None and prog["status"] is not None:
+            st, b = prog["status"], prog["body"]
+            if b is None:
+                b = boom(st) if st >= 400 else {"status": "ok", "connector_id": cid}
+            return st, b
+        # success: data as the connector type returns it (section 6.2)
+        return execute_outcome(_TYPE_SUCCESS.get(c.get("connector_type_id"), "ok"),
+                               cid, req["params"])
+
+
+# _execute outcomes (kibana-api.md sections 6.1, 6.3, 6.4): name -> (status, body)
+# where the body is a dict without connector_id (added in Kibana's order) or,
+# for 4xx, a Boom message.
+_INDEX_BULK = {"took": 5, "errors": False, "items": [{"create": {
+    "_index": "alerts-history", "_id": "Qk3sY5UB1c2d3e4f5g6h", "_version": 1,
+    "result": "created", "_shards": {"total": 2, "successful": 1, "failed": 0},
+    "_seq_no": 0, "_primary_term": 1, "status": 201}}]}
+_TYPE_SUCCESS = {".server-log": "ok", ".webhook": "webhook_ok", ".slack": "slack_ok",
+                 ".index": "index_ok"}
+
+
+def _err(message, service_message=None, retry=None, source="user"):
+    out = {"status": "error", "message": message, "errorSource": source}
+    extra = {}
+    if retry is not None:
+        extra["retry"] = retry
+    if service_message is not None:
+        extra["service_message"] = service_message
+    return out, extra
+
+
+EXECUTE_OUTCOMES = {
+    # 403 / 400 rows of the status matrix
+    "unauthorized_type": (403, 'Unauthorized to execute a ".webhook" action'),
+    "unauthorized": (403, "Unauthorized to execute actions"),
+    "license": (403, "Action type .email is disabled because your basic license does "
+                     "not support it. Please upgrade your license."),
+    "not_enabled": (403, 'action type ".webhook" is not enabled in the Kibana config '
+                         "xpack.actions.enabledActionTypes"),
+    "system_action": (400, "Execution of system action is not allowed"),
+    # 200 status ok
+    "ok": (200, ({"status": "ok"}, {})),
+    "slack_ok": (200, ({"status": "ok", "data": {"text": "ok"}}, {})),
+    "index_ok": (200, ({"status": "ok", "data": _INDEX_BULK}, {})),
+    "webhook_ok": (200, None),      # data = the body sent
+    # 200 status error: webhook
+    "webhook_500": (200, _err("error calling webhook, retry later",
+                              "[500] Internal Server Error", True)),
+    "webhook_429_retry_after": (200, _err(
+        "error calling webhook, retry at 2025-03-10T14:23:31.512Z",
+        "[429] Too Many Requests", "2025-03-10T14:23:31.512Z")),
+    "webhook_429": (200, _err("error calling webhook, retry later",
+                              "[429] Too Many Requests", True)),
+    "webhook_404": (200, _err("error calling webhook, invalid response", "[404] Not Found")),
+    "webhook_econnrefused": (200, _err("error calling webhook, request failed",
+                                       "[ECONNREFUSED] connect ECONNREFUSED 127.0.0.1:9999")),
+    "webhook_timeout": (200, _err("error calling webhook, request failed",
+                                  "[ECONNABORTED] timeout of 60000ms exceeded")),
+    "webhook_no_code": (200, _err("error calling webhook, request failed", "socket hang up")),
+    "webhook_null": (200, _err("unexpected null response from webhook")),
+    "webhook_unexpected": (200, _err("error calling webhook, unexpected error")),
+    # slack
+    "slack_network": (200, _err("error posting slack message",
+                                "A request error occurred: getaddrinfo ENOTFOUND hooks.slack.com")),
+    "slack_5xx": (200, _err("error posting a slack message, retry later",
+                            "An HTTP protocol error occurred: statusCode = 503", True)),
+    "slack_429": (200, _err("error posting a slack message, retry at 2025-03-10T14:23:31.512Z",
+                            "An HTTP protocol error occurred: statusCode = 429",
+                            "2025-03-10T14:23:31.512Z")),
+    "slack_403": (200, _err("an error occurred while running the action",
+                            "An HTTP protocol error occurred: statusCode = 403", True)),
+    "slack_404": (200, _err("unexpected http response from slack: 404 Not Found")),
+    "slack_not_ok": (200, _err("error posting slack message", "invalid_payload")),
+    # server-log, index
+    "server_log_error": (200, _err("error logging message", "EPIPE: broken pipe")),
+    "index_unauthorized": (200, _err(
+        "error indexing documents",
+        "security_exception\n\tRoot causes:\n\t\tsecurity_exception: action "
+        "[indices:data/write/bulk[s]] is unauthorized for user [kcm]")),
+    "index_bulk_errors": (200, _err(
+        "error indexing documents",
+        "mapper_parsing_exception (failed to parse field [x])")),
+    "index_no_reason": (200, _err("error indexing documents",
+                                  "Indexing error but no reason returned.")),
+    # framework
+    "params_invalid": (200, _err("error validating action params: [message]: expected "
+                                 "value of type [string] but got [undefined]", None, False)),
+    "config_invalid": (200, _err("error validating action type config: target url "
+                                 "\"https://hooks.example.com\" is not added to the Kibana "
+                                 "config xpack.actions.allowedHosts", None, False)),
+    "thrown": (200, _err("an error occurred while running the action",
+                         "Invalid subAction", True, "framework")),
+}
+
+
+def execute_outcome(name, cid, params):
+    """(status, body) of a named _execute outcome for connector cid."""
+    status, spec = EXECUTE_OUTCOMES[name]
+    if status != 200:
+        return status, boom(status, spec)
+    if spec is None:        # webhook success: data is the body it sent
+        head, extra = {"status": "ok", "data": params.get("body")}, {}
+    else:
+        head, extra = copy.deepcopy(spec[0]), copy.deepcopy(spec[1])
+    out = dict(head)
+    out["connector_id"] = cid
+    out.update(extra)
+    return 200, out
 
 
 def main(argv=None):

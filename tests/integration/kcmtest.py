@@ -433,9 +433,12 @@ _SANITIZER = re.compile(r"(ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime 
 
 
 class Daemon:
-    def __init__(self, test, args, env=None):
+    def __init__(self, test, args, env=None, prefix=None, pass_fds=()):
+        # prefix: argv run before the binary (e.g. an `unshare`/`sh -c ... exec "$@"`
+        # wrapper that ends in exec, so the pid stays the daemon's); pass_fds:
+        # descriptors the daemon inherits (socket activation tests).
         self.test = test
-        self.args = [BINARY] + list(args)
+        self.args = list(prefix or []) + [BINARY] + list(args)
         n = len(test._daemons)
         self.stdout_path = os.path.join(test.tmp, "daemon%d.stdout" % n)
         self.stderr_path = os.path.join(test.tmp, "daemon%d.stderr" % n)
@@ -446,7 +449,8 @@ class Daemon:
         e.update(env or {})
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
-                                         stdout=out, stderr=err, cwd=test.tmp, env=e)
+                                         stdout=out, stderr=err, cwd=test.tmp, env=e,
+                                         pass_fds=tuple(pass_fds))
         self.started = time.time()
 
     @property
@@ -752,12 +756,13 @@ class KcmTestCase(unittest.TestCase):
         return new
 
     def start_daemon(self, targets=None, config=None, args=None, wait=True, env=None,
-                     **cfg_kw):
+                     prefix=None, pass_fds=(), **cfg_kw):
         """Starts the daemon on a config (written from `targets` unless
         `config` is a path) and waits for its listen= line."""
         if config is None:
             config = self.write_config(targets, **cfg_kw)
-        d = Daemon(self, ["--config", config] + list(args or []), env=env)
+        d = Daemon(self, ["--config", config] + list(args or []), env=env,
+                   prefix=prefix, pass_fds=pass_fds)
         self._daemons.append(d)
         if wait:
             d.wait_listen()

@@ -510,6 +510,23 @@ test_log_levels(void **state)
 }
 
 static void
+test_log_targets(void **state)
+{
+	struct t *t = *state;
+
+	load_ok(t, "log_level: info\n");
+	assert_int_equal(t->c->log_target, LOG_TARGET_AUTO);
+	load_ok(t, "log_target: journal\n");
+	assert_int_equal(t->c->log_target, LOG_TARGET_JOURNAL);
+	load_ok(t, "log_target: stderr\n");
+	assert_int_equal(t->c->log_target, LOG_TARGET_STDERR);
+	load_ok(t, "log_target: auto\n");
+	assert_int_equal(t->c->log_target, LOG_TARGET_AUTO);
+	load_err(t, "log_target: syslog\n", 1, 13,
+	    "'log_target': invalid target 'syslog' (use auto, journal or stderr)");
+}
+
+static void
 test_url_normalized(void **state)
 {
 	struct t *t = *state;
@@ -1494,6 +1511,7 @@ main(void)
 		T(test_config_default),
 		T(test_example_config_loads),
 		T(test_log_levels),
+		T(test_log_targets),
 		T(test_url_normalized),
 		T(test_proxy_schemes),
 		T(test_unknown_keys),

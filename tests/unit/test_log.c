@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <errno.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 
 #include "log.h"
@@ -102,6 +103,48 @@ test_record_one_line(void **state)
 	assert_null(strstr(buf, "filtered out"));
 }
 
+/* log_target: names, and auto = journal only when JOURNAL_STREAM is stderr. */
+static void
+test_targets(void **state)
+{
+	struct stat st;
+	char buf[64];
+
+	(void)state;
+	assert_int_equal(log_target_from_string("auto"), LOG_TARGET_AUTO);
+	assert_int_equal(log_target_from_string("journal"), LOG_TARGET_JOURNAL);
+	assert_int_equal(log_target_from_string("stderr"), LOG_TARGET_STDERR);
+	assert_int_equal(log_target_from_string("syslog"), -EINVAL);
+	assert_int_equal(log_target_from_string(""), -EINVAL);
+	assert_string_equal(log_target_to_string(LOG_TARGET_JOURNAL), "journal");
+	assert_int_equal(log_set_target(42), -EINVAL);
+
+	assert_int_equal(fstat(STDERR_FILENO, &st), 0);
+	unsetenv("JOURNAL_STREAM");
+	assert_int_equal(log_set_target(LOG_TARGET_AUTO), 0);
+	assert_int_equal(log_get_target(), LOG_TARGET_STDERR);
+	snprintf(buf, sizeof(buf), "%llu:%llu", (unsigned long long)st.st_dev,
+	    (unsigned long long)st.st_ino + 1);
+	setenv("JOURNAL_STREAM", buf, 1);
+	assert_int_equal(log_set_target(LOG_TARGET_AUTO), 0);
+	assert_int_equal(log_get_target(), LOG_TARGET_STDERR);
+	snprintf(buf, sizeof(buf), "%llu:%llux", (unsigned long long)st.st_dev,
+	    (unsigned long long)st.st_ino);
+	setenv("JOURNAL_STREAM", buf, 1);
+	assert_int_equal(log_set_target(LOG_TARGET_AUTO), 0);
+	assert_int_equal(log_get_target(), LOG_TARGET_STDERR);
+	snprintf(buf, sizeof(buf), "%llu:%llu", (unsigned long long)st.st_dev,
+	    (unsigned long long)st.st_ino);
+	setenv("JOURNAL_STREAM", buf, 1);
+	assert_int_equal(log_set_target(LOG_TARGET_AUTO), 0);
+	assert_int_equal(log_get_target(), LOG_TARGET_JOURNAL);
+	unsetenv("JOURNAL_STREAM");
+	assert_int_equal(log_set_target(LOG_TARGET_STDERR), 0);
+	assert_int_equal(log_dropped(), 0);
+	log_fini(0);		/* no writer thread was started: a no-op */
+	assert_int_equal(log_get_target(), LOG_TARGET_STDERR);
+}
+
 int
 main(void)
 {
@@ -109,6 +152,7 @@ main(void)
 		cmocka_unit_test(test_escape),
 		cmocka_unit_test(test_levels),
 		cmocka_unit_test(test_record_one_line),
+		cmocka_unit_test(test_targets),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

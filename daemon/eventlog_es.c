@@ -1,0 +1,569 @@
+/*
+ * eventlog_es.c: the event-log searches as data: request bodies and the
+ * classification and parsing of Elasticsearch answers.  Pure functions (no
+ * clock, no I/O, no logging); see eventlog.h.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "eventlog.h"
+#include "kibana.h"
+
+#define REASON_MAX 300
+
+const char *
+eventlog_reason_to_string(enum eventlog_reason r)
+{
+	switch (r) {
+	case EVENTLOG_OK:		return "ok";
+	case EVENTLOG_NO_SHARDS:	return "no_shards";
+	case EVENTLOG_NO_AGGREGATIONS:	return "no_aggregations";
+	case EVENTLOG_INDEX_NOT_FOUND:	return "index_not_found";
+	case EVENTLOG_SECURITY:		return "security_exception";
+	case EVENTLOG_SEARCH_PHASE:	return "search_phase_exception";
+	case EVENTLOG_SHARD_FAILURES:	return "shard_failures";
+	case EVENTLOG_HTTP_ERROR:	return "http_error";
+	case EVENTLOG_TRANSPORT:	return "transport";
+	case EVENTLOG_INVALID_RESPONSE:	return "invalid_response";
+	case EVENTLOG__MAX:		break;
+	}
+	return "invalid_response";
+}
+
+const char *
+eventlog_outcome_to_string(enum eventlog_outcome o)
+{
+	switch (o) {
+	case EVENTLOG_SUCCESS:		return "success";
+	case EVENTLOG_FAILURE:		return "failure";
+	case EVENTLOG_TIMEOUT:		return "timeout";
+	case EVENTLOG__OUTCOMES:	break;
+	}
+	return "unknown";
+}
+
+int
+eventlog_search_path(struct strbuf *out, const char *index)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *c;
+
+	if (index == NULL || *index == '\0')
+		return -EINVAL;
+	strbuf_putc(out, '/');
+	for (c = (const unsigned char *)index; *c != '\0'; c++) {
+		if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		    (*c >= '0' && *c <= '9') || strchr("._*,:+-", *c) != NULL)
+			strbuf_putc(out, (char)*c);
+		else {
+			strbuf_putc(out, '%');
+			strbuf_putc(out, hex[*c >> 4]);
+			strbuf_putc(out, hex[*c & 15]);
+		}
+	}
+	strbuf_puts(out, "/_search");
+	return strbuf_failed(out) ? -ENOMEM : 0;
+}
+
+/* Appends s as a JSON string literal (s is valid UTF-8 or gets repaired). */
+static void
+put_str(struct strbuf *out, const char *s)
+{
+	json_t *j = json_string(s);
+	char *d;
+
+	if (j == NULL)	/* invalid UTF-8: never from our own data */
+		j = json_string("\xef\xbf\xbd");
+	d = j != NULL ? json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+	if (d == NULL)
+		out->failed = true;
+	else
+		strbuf_puts(out, d);
+	free(d);
+	json_decref(j);
+}
+
+static void
+put_filter_head(struct strbuf *out, int64_t start_ms, int64_t end_ms)
+{
+	strbuf_printf(out,
+	    "{\"term\":{\"event.provider\":\"actions\"}},"
+	    "{\"range\":{\"@timestamp\":{\"gte\":%lld,\"lt\":%lld,"
+	    "\"format\":\"epoch_millis\"}}}",
+	    (long long)start_ms, (long long)end_ms);
+}
+
+int
+eventlog_build_count_query(struct strbuf *out, int64_t start_ms,
+    int64_t end_ms, const char *after_key, unsigned page_size)
+{
+	strbuf_puts(out, "{\"size\":0,\"track_total_hits\":false,"
+	    "\"query\":{\"bool\":{\"filter\":[");
+	put_filter_head(out, start_ms, end_ms);
+	strbuf_puts(out, ",{\"terms\":{\"event.action\":"
+	    "[\"execute\",\"execute-timeout\"]}}]}},"
+	    "\"aggs\":{\"so\":{\"nested\":{\"path\":\"kibana.saved_objects\"},"
+	    "\"aggs\":{\"actions\":{\"filter\":{\"term\":"
+	    "{\"kibana.saved_objects.type\":\"action\"}},"
+	    "\"aggs\":{\"connectors\":{\"composite\":{");
+	strbuf_printf(out, "\"size\":%u,", page_size);
+	strbuf_puts(out, "\"sources\":["
+	    "{\"id\":{\"terms\":{\"field\":\"kibana.saved_objects.id\"}}},"
+	    "{\"type_id\":{\"terms\":{\"field\":\"kibana.saved_objects.type_id\","
+	    "\"missing_bucket\":true}}},"
+	    "{\"namespace\":{\"terms\":{\"field\":\"kibana.saved_objects.namespace\","
+	    "\"missing_bucket\":true}}},"
+	    "{\"space_agnostic\":{\"terms\":{\"field\":"
+	    "\"kibana.saved_objects.space_agnostic\",\"missing_bucket\":true}}}]");
+	if (after_key != NULL) {
+		strbuf_puts(out, ",\"after\":");
+		strbuf_puts(out, after_key);
+	}
+	strbuf_puts(out, "},\"aggs\":{\"events\":{\"reverse_nested\":{},"
+	    "\"aggs\":{\"action\":{\"terms\":{\"field\":\"event.action\","
+	    "\"size\":10},\"aggs\":{"
+	    "\"last\":{\"max\":{\"field\":\"@timestamp\"}},"
+	    "\"outcome\":{\"terms\":{\"field\":\"event.outcome\",\"size\":10},"
+	    "\"aggs\":{\"last\":{\"max\":{\"field\":\"@timestamp\"}}}}"
+	    "}}}}}}}}}}}}");
+	return strbuf_failed(out) ? -ENOMEM : 0;
+}
+
+int
+eventlog_build_failure_query(struct strbuf *out, int64_t start_ms,
+    int64_t end_ms, const char *connector_id, const char *namespace,
+    bool space_agnostic)
+{
+	strbuf_puts(out, "{\"size\":1,\"track_total_hits\":false,"
+	    "\"sort\":[{\"@timestamp\":{\"order\":\"desc\"}}],"
+	    "\"_source\":{\"includes\":[\"@timestamp\",\"message\","
+	    "\"error.message\",\"event.action\",\"event.outcome\","
+	    "\"kibana.saved_objects\",\"kibana.action.name\",\"rule.id\","
+	    "\"kibana.space_ids\"]},"
+	    "\"query\":{\"bool\":{\"filter\":[");
+	put_filter_head(out, start_ms, end_ms);
+	strbuf_puts(out, ",{\"bool\":{\"should\":["
+	    "{\"bool\":{\"filter\":[{\"term\":{\"event.action\":\"execute\"}},"
+	    "{\"term\":{\"event.outcome\":\"failure\"}}]}},"
+	    "{\"term\":{\"event.action\":\"execute-timeout\"}}],"
+	    "\"minimum_should_match\":1}},"
+	    "{\"nested\":{\"path\":\"kibana.saved_objects\",\"query\":{\"bool\":"
+	    "{\"filter\":[{\"term\":{\"kibana.saved_objects.type\":\"action\"}},"
+	    "{\"term\":{\"kibana.saved_objects.id\":");
+	put_str(out, connector_id);
+	strbuf_puts(out, "}}");
+	if (space_agnostic)
+		strbuf_puts(out, ",{\"term\":{\"kibana.saved_objects."
+		    "space_agnostic\":true}}]");
+	else if (namespace != NULL) {
+		strbuf_puts(out, ",{\"term\":{\"kibana.saved_objects.namespace\":");
+		put_str(out, namespace);
+		strbuf_puts(out, "}}],\"must_not\":[{\"term\":{\"kibana.saved_objects."
+		    "space_agnostic\":true}}]");
+	} else
+		strbuf_puts(out, "],\"must_not\":[{\"exists\":{\"field\":"
+		    "\"kibana.saved_objects.namespace\"}},{\"term\":{\"kibana."
+		    "saved_objects.space_agnostic\":true}}]");
+	strbuf_puts(out, "}}}}]}}}");
+	return strbuf_failed(out) ? -ENOMEM : 0;
+}
+
+/* ---- answers ---------------------------------------------------------- */
+
+static char *
+dup_cut(const json_t *s)
+{
+	char *d = kibana_json_strdup(s);
+	size_t n;
+
+	if (d != NULL && (n = strlen(d)) > REASON_MAX) {
+		/* cut on a UTF-8 boundary */
+		n = REASON_MAX;
+		while (n > 0 && ((unsigned char)d[n] & 0xc0) == 0x80)
+			n--;
+		d[n] = '\0';
+	}
+	return d;
+}
+
+static bool
+get_int(const json_t *o, const char *key, int64_t *ret)
+{
+	const json_t *v = json_object_get(o, key);
+
+	if (json_is_integer(v)) {
+		*ret = json_integer_value(v);
+		return true;
+	}
+	if (json_is_real(v)) {
+		*ret = (int64_t)json_real_value(v);
+		return true;
+	}
+	return false;
+}
+
+/* Non-2xx: error.type (or the status) decides the reason. */
+static void
+classify_error(long status, const json_t *root, struct eventlog_result *r)
+{
+	const json_t *err = json_object_get(root, "error");
+	const json_t *type = json_object_get(err, "type");
+	const json_t *reason = json_object_get(err, "reason");
+	const json_t *rc = json_array_get(json_object_get(err, "root_cause"), 0);
+	const char *t = json_string_value(type);
+
+	if (t != NULL)
+		r->error_type = dup_cut(type);
+	if (json_is_string(json_object_get(rc, "reason")) &&
+	    t != NULL && strcmp(t, "search_phase_execution_exception") == 0)
+		r->error_reason = dup_cut(json_object_get(rc, "reason"));
+	else if (json_is_string(reason))
+		r->error_reason = dup_cut(reason);
+	else if (json_is_string(err))	/* very old ES: "error": "..." */
+		r->error_reason = dup_cut(err);
+
+	if (t != NULL && strcmp(t, "index_not_found_exception") == 0)
+		r->reason = EVENTLOG_INDEX_NOT_FOUND;
+	else if ((t != NULL && strcmp(t, "security_exception") == 0) ||
+	    status == 401 || status == 403)
+		r->reason = EVENTLOG_SECURITY;
+	else if (t != NULL && strcmp(t, "search_phase_execution_exception") == 0)
+		r->reason = EVENTLOG_SEARCH_PHASE;
+	else
+		r->reason = EVENTLOG_HTTP_ERROR;
+}
+
+/*
+ * The common checks of a 2xx answer: _shards (total 0, failures).  Returns
+ * true when the answer covered shards without failures.
+ */
+static bool
+check_shards(const json_t *root, struct eventlog_result *r, char *err,
+    size_t errsz)
+{
+	const json_t *sh = json_object_get(root, "_shards");
+	const json_t *f0;
+
+	if (!json_is_object(sh) || !get_int(sh, "total", &r->shards_total)) {
+		r->reason = EVENTLOG_INVALID_RESPONSE;
+		snprintf(err, errsz, "no _shards.total");
+		return false;
+	}
+	if (!get_int(sh, "failed", &r->shards_failed))
+		r->shards_failed = 0;
+	if (r->shards_total <= 0) {
+		r->reason = EVENTLOG_NO_SHARDS;
+		return false;
+	}
+	if (r->shards_failed > 0) {
+		r->reason = EVENTLOG_SHARD_FAILURES;
+		f0 = json_object_get(json_array_get(json_object_get(sh,
+		    "failures"), 0), "reason");
+		if (json_is_string(json_object_get(f0, "type")))
+			r->error_type = dup_cut(json_object_get(f0, "type"));
+		if (json_is_string(json_object_get(f0, "reason")))
+			r->error_reason = dup_cut(json_object_get(f0, "reason"));
+		return false;
+	}
+	return true;
+}
+
+static double
+max_value(const json_t *agg)
+{
+	const json_t *v = json_object_get(agg, "value");
+
+	return json_is_number(v) ? json_number_value(v) / 1000.0 : 0;
+}
+
+static int
+parse_bucket(const json_t *b, struct eventlog_bucket *out)
+{
+	const json_t *key = json_object_get(b, "key");
+	const json_t *id = json_object_get(key, "id");
+	const json_t *tid = json_object_get(key, "type_id");
+	const json_t *ns = json_object_get(key, "namespace");
+	const json_t *sa = json_object_get(key, "space_agnostic");
+	const json_t *acts, *a, *outs, *o;
+	const char *an, *on;
+	size_t i, j;
+	int64_t n;
+
+	memset(out, 0, sizeof(*out));
+	if (!json_is_string(id))
+		return -EBADMSG;
+	out->space_agnostic = json_is_true(sa) ||
+	    (json_is_string(sa) && strcmp(json_string_value(sa), "true") == 0) ||
+	    (json_is_integer(sa) && json_integer_value(sa) != 0);
+	out->connector_id = kibana_json_strdup(id);
+	out->type_id = json_is_string(tid) ? kibana_json_strdup(tid) : strdup("");
+	if (json_is_string(ns) && json_string_length(ns) > 0)
+		out->namespace = kibana_json_strdup(ns);
+	if (out->space_agnostic)
+		out->space = strdup("*");
+	else
+		out->space = strdup(out->namespace != NULL ? out->namespace :
+		    "default");
+	if (out->connector_id == NULL || out->type_id == NULL ||
+	    out->space == NULL || (json_is_string(ns) &&
+	    json_string_length(ns) > 0 && out->namespace == NULL))
+		return -ENOMEM;
+
+	acts = json_object_get(json_object_get(json_object_get(b, "events"),
+	    "action"), "buckets");
+	if (!json_is_array(acts))
+		return -EBADMSG;
+	json_array_foreach(acts, i, a) {
+		an = json_string_value(json_object_get(a, "key"));
+		if (an == NULL || !get_int(a, "doc_count", &n) || n < 0)
+			return -EBADMSG;
+		if (strcmp(an, "execute-timeout") == 0) {
+			out->count[EVENTLOG_TIMEOUT] += (uint64_t)n;
+			out->last[EVENTLOG_TIMEOUT] = max_value(
+			    json_object_get(a, "last"));
+			continue;
+		}
+		if (strcmp(an, "execute") != 0)
+			continue;
+		outs = json_object_get(json_object_get(a, "outcome"), "buckets");
+		if (!json_is_array(outs))
+			return -EBADMSG;
+		json_array_foreach(outs, j, o) {
+			enum eventlog_outcome oc;
+
+			on = json_string_value(json_object_get(o, "key"));
+			if (on == NULL || !get_int(o, "doc_count", &n) || n < 0)
+				return -EBADMSG;
+			if (strcmp(on, "success") == 0)
+				oc = EVENTLOG_SUCCESS;
+			else if (strcmp(on, "failure") == 0)
+				oc = EVENTLOG_FAILURE;
+			else
+				continue;
+			out->count[oc] += (uint64_t)n;
+			out->last[oc] = max_value(json_object_get(o, "last"));
+		}
+	}
+	return 0;
+}
+
+static void
+bucket_free(struct eventlog_bucket *b)
+{
+	free(b->connector_id);
+	free(b->type_id);
+	free(b->space);
+	free(b->namespace);
+}
+
+void
+eventlog_result_free(struct eventlog_result *r)
+{
+	size_t i;
+
+	if (r == NULL)
+		return;
+	for (i = 0; i < r->n; i++)
+		bucket_free(&r->v[i]);
+	free(r->v);
+	free(r->error_type);
+	free(r->error_reason);
+	free(r->after_key);
+	memset(r, 0, sizeof(*r));
+}
+
+int
+eventlog_parse_count(long status, const char *body, size_t len,
+    struct eventlog_result *ret, char *err, size_t errsz)
+{
+	const json_t *aggs, *conn, *buckets, *ak, *b;
+	char jerr[160];
+	json_t *root;
+	size_t i;
+	int r = 0;
+
+	memset(ret, 0, sizeof(*ret));
+	if (errsz > 0)
+		err[0] = '\0';
+	if (status == 0) {
+		ret->reason = EVENTLOG_TRANSPORT;
+		return 0;
+	}
+	root = kibana_json_load(body, len, jerr, sizeof(jerr));
+	if (status < 200 || status > 299) {
+		classify_error(status, root, ret);
+		json_decref(root);
+		return 0;
+	}
+	if (!json_is_object(root)) {
+		ret->reason = EVENTLOG_INVALID_RESPONSE;
+		snprintf(err, errsz, "%s", root == NULL ? jerr : "not an object");
+		json_decref(root);
+		return 0;
+	}
+	if (!check_shards(root, ret, err, errsz))
+		goto out;
+	aggs = json_object_get(root, "aggregations");
+	if (aggs == NULL || json_is_null(aggs)) {
+		ret->reason = EVENTLOG_NO_AGGREGATIONS;
+		goto out;
+	}
+	conn = json_object_get(json_object_get(json_object_get(aggs, "so"),
+	    "actions"), "connectors");
+	buckets = json_object_get(conn, "buckets");
+	if (!json_is_array(buckets)) {
+		ret->reason = EVENTLOG_INVALID_RESPONSE;
+		snprintf(err, errsz, "no aggregations.so.actions.connectors.buckets");
+		goto out;
+	}
+	if (json_array_size(buckets) > 0) {
+		ret->v = calloc(json_array_size(buckets), sizeof(*ret->v));
+		if (ret->v == NULL) {
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+	json_array_foreach(buckets, i, b) {
+		r = parse_bucket(b, &ret->v[ret->n]);
+		ret->n++;
+		if (r == -EBADMSG) {
+			/* no partial results: drop every bucket */
+			for (; ret->n > 0; ret->n--)
+				bucket_free(&ret->v[ret->n - 1]);
+			free(ret->v);
+			ret->v = NULL;
+			ret->reason = EVENTLOG_INVALID_RESPONSE;
+			snprintf(err, errsz, "unexpected connectors.buckets[%zu]", i);
+			r = 0;
+			goto out;
+		}
+		if (r < 0)
+			goto out;
+	}
+	ak = json_object_get(conn, "after_key");
+	if (json_is_object(ak)) {
+		ret->after_key = json_dumps(ak, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		if (ret->after_key == NULL)
+			r = -ENOMEM;
+	}
+	ret->reason = EVENTLOG_OK;
+out:
+	json_decref(root);
+	if (r < 0)
+		eventlog_result_free(ret);
+	return r;
+}
+
+void
+eventlog_failure_free(struct eventlog_failure *f)
+{
+	if (f == NULL)
+		return;
+	free(f->timestamp);
+	free(f->message);
+	free(f->error_message);
+	free(f->action_name);
+	free(f->rule_id);
+	free(f->outcome);
+	memset(f, 0, sizeof(*f));
+}
+
+/* o[a][b]... as a string, NULL when absent. */
+static const json_t *
+path_get(const json_t *o, const char *const *path)
+{
+	for (; *path != NULL && o != NULL; path++)
+		o = json_object_get(o, *path);
+	return o;
+}
+
+static char *
+dup_path(const json_t *src, const char *a, const char *b, const char *c)
+{
+	const char *p[4] = { a, b, c, NULL };
+	const json_t *v = path_get(src, p);
+
+	return json_is_string(v) ? kibana_json_strdup(v) : NULL;
+}
+
+int
+eventlog_parse_failure(long status, const char *body, size_t len,
+    enum eventlog_reason *reason, struct eventlog_failure *ret)
+{
+	struct eventlog_result r;
+	const json_t *hit, *src, *sos, *so;
+	const char *act;
+	char jerr[160];
+	json_t *root;
+	size_t i;
+
+	memset(&r, 0, sizeof(r));
+	memset(ret, 0, sizeof(*ret));
+	if (status == 0) {
+		*reason = EVENTLOG_TRANSPORT;
+		return -EBADMSG;
+	}
+	root = kibana_json_load(body, len, jerr, sizeof(jerr));
+	if (status < 200 || status > 299) {
+		classify_error(status, root, &r);
+		*reason = r.reason;
+		eventlog_result_free(&r);
+		json_decref(root);
+		return -EBADMSG;
+	}
+	if (!json_is_object(root)) {
+		*reason = EVENTLOG_INVALID_RESPONSE;
+		json_decref(root);
+		return -EBADMSG;
+	}
+	if (!check_shards(root, &r, jerr, sizeof(jerr))) {
+		*reason = r.reason;
+		eventlog_result_free(&r);
+		json_decref(root);
+		return -EBADMSG;
+	}
+	eventlog_result_free(&r);
+	*reason = EVENTLOG_OK;
+	hit = json_array_get(json_object_get(json_object_get(root, "hits"),
+	    "hits"), 0);
+	src = json_object_get(hit, "_source");
+	if (!json_is_object(src)) {
+		json_decref(root);
+		return -ENOENT;
+	}
+	ret->timestamp = dup_path(src, "@timestamp", NULL, NULL);
+	ret->message = dup_path(src, "message", NULL, NULL);
+	ret->error_message = dup_path(src, "error", "message", NULL);
+	if (ret->error_message == NULL)	/* flattened "error.message" */
+		ret->error_message = dup_path(src, "error.message", NULL, NULL);
+	ret->action_name = dup_path(src, "kibana", "action", "name");
+	ret->rule_id = dup_path(src, "rule", "id", NULL);
+	if (ret->rule_id == NULL) {
+		sos = json_object_get(json_object_get(src, "kibana"),
+		    "saved_objects");
+		json_array_foreach(sos, i, so) {
+			const char *t = json_string_value(json_object_get(so,
+			    "type"));
+
+			if (t != NULL && strcmp(t, "alert") == 0 &&
+			    json_is_string(json_object_get(so, "id"))) {
+				ret->rule_id = kibana_json_strdup(
+				    json_object_get(so, "id"));
+				break;
+			}
+		}
+	}
+	act = json_string_value(json_object_get(json_object_get(src, "event"),
+	    "action"));
+	ret->outcome = strdup(act != NULL && strcmp(act, "execute-timeout") == 0 ?
+	    "timeout" : "failure");
+	json_decref(root);
+	if (ret->outcome == NULL) {
+		eventlog_failure_free(ret);
+		return -ENOMEM;
+	}
+	return 0;
+}

@@ -1,0 +1,416 @@
+/*
+ * test_eventlog.c: the event-log searches as data (eventlog_es.c): request
+ * bodies, and the classification and parsing of every Elasticsearch answer
+ * shape (fixtures in data/eventlog/, produced by tests/fakes/fake_es.py
+ * from the queries the daemon sends; reference sections 11-13).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "eventlog.h"
+#include "util.h"
+
+static FILE *
+open_fixture(const char *name, struct strbuf *path)
+{
+	const char *dir = getenv("KCM_TEST_DATA"), *slash;
+	FILE *f;
+
+	if (dir != NULL) {
+		strbuf_printf(path, "%s/eventlog/%s", dir, name);
+		if ((f = fopen(strbuf_str(path), "rb")) != NULL)
+			return f;
+		strbuf_reset(path);
+	}
+	slash = strrchr(__FILE__, '/');
+	if (slash != NULL)
+		strbuf_append(path, __FILE__, (size_t)(slash - __FILE__) + 1);
+	strbuf_printf(path, "data/eventlog/%s", name);
+	return fopen(strbuf_str(path), "rb");
+}
+
+static char *
+read_fixture(const char *name, size_t *ret_len)
+{
+	struct strbuf path, data;
+	char chunk[4096];
+	size_t n;
+	FILE *f;
+
+	strbuf_init(&path);
+	strbuf_init(&data);
+	f = open_fixture(name, &path);
+	if (f == NULL)
+		fail_msg("cannot open fixture %s (%s)", name, strbuf_str(&path));
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		strbuf_append(&data, chunk, n);
+	fclose(f);
+	strbuf_free(&path);
+	*ret_len = data.len;
+	return strbuf_steal(&data);
+}
+
+static void
+parse_fixture(const char *name, long status, struct eventlog_result *r)
+{
+	char err[128];
+	size_t len;
+	char *body = read_fixture(name, &len);
+
+	assert_int_equal(eventlog_parse_count(status, body, len, r, err,
+	    sizeof(err)), 0);
+	free(body);
+}
+
+static const struct eventlog_bucket *
+find(const struct eventlog_result *r, const char *id, const char *space)
+{
+	size_t i;
+
+	for (i = 0; i < r->n; i++)
+		if (strcmp(r->v[i].connector_id, id) == 0 &&
+		    strcmp(r->v[i].space, space) == 0)
+			return &r->v[i];
+	return NULL;
+}
+
+static void
+test_count_mixed(void **state)
+{
+	struct eventlog_result r;
+	const struct eventlog_bucket *b;
+
+	(void)state;
+	parse_fixture("count_mixed.json", 200, &r);
+	assert_int_equal(r.reason, EVENTLOG_OK);
+	assert_int_equal(r.shards_total, 3);
+	assert_int_equal(r.n, 5);
+
+	b = find(&r, "legacy-1", "default");	/* 8.5: nested only */
+	assert_non_null(b);
+	assert_string_equal(b->type_id, ".slack");
+	assert_null(b->namespace);
+	assert_false(b->space_agnostic);
+	assert_int_equal(b->count[EVENTLOG_SUCCESS], 1);
+	assert_int_equal(b->count[EVENTLOG_FAILURE], 1);
+	assert_int_equal(b->count[EVENTLOG_TIMEOUT], 0);
+	assert_true(b->last[EVENTLOG_FAILURE] > 1741616550.0 &&
+	    b->last[EVENTLOG_FAILURE] < 1741616550.6);
+
+	b = find(&r, "pd-1", "sec");		/* 9.x, non-default space */
+	assert_non_null(b);
+	assert_string_equal(b->namespace, "sec");
+	assert_int_equal(b->count[EVENTLOG_FAILURE], 1);
+	assert_int_equal(b->count[EVENTLOG_TIMEOUT], 1);
+	assert_true(b->last[EVENTLOG_TIMEOUT] > 0);
+
+	b = find(&r, "hook-1", "ops");
+	assert_non_null(b);
+	assert_int_equal(b->count[EVENTLOG_SUCCESS], 1);
+
+	/* preconfigured: two buckets (namespace differs), both space "*" */
+	assert_int_equal(r.v[3].space_agnostic, true);
+	assert_string_equal(r.v[3].space, "*");
+	assert_string_equal(r.v[4].space, "*");
+	assert_int_equal(r.v[3].count[EVENTLOG_SUCCESS] +
+	    r.v[4].count[EVENTLOG_SUCCESS], 1);
+	assert_int_equal(r.v[3].count[EVENTLOG_FAILURE] +
+	    r.v[4].count[EVENTLOG_FAILURE], 1);
+
+	assert_non_null(r.after_key);
+	assert_non_null(strstr(r.after_key, "\"pre-1\""));
+	eventlog_result_free(&r);
+	eventlog_result_free(&r);	/* idempotent */
+}
+
+static void
+test_count_page(void **state)
+{
+	struct eventlog_result r;
+	struct strbuf sb;
+	json_t *q, *after;
+
+	(void)state;
+	parse_fixture("count_page1.json", 200, &r);
+	assert_int_equal(r.reason, EVENTLOG_OK);
+	assert_int_equal(r.n, 2);
+	assert_non_null(r.after_key);
+
+	/* the next page carries it verbatim in composite.after */
+	strbuf_init(&sb);
+	assert_int_equal(eventlog_build_count_query(&sb, 1000, 2000,
+	    r.after_key, 2), 0);
+	q = json_loads(strbuf_str(&sb), 0, NULL);
+	assert_non_null(q);
+	after = json_object_get(json_object_get(json_object_get(json_object_get(
+	    json_object_get(json_object_get(json_object_get(json_object_get(q,
+	    "aggs"), "so"), "aggs"), "actions"), "aggs"), "connectors"),
+	    "composite"), "after");
+	assert_string_equal(json_string_value(json_object_get(after, "id")),
+	    "legacy-1");
+	assert_true(json_is_null(json_object_get(after, "namespace")));
+	json_decref(q);
+	strbuf_free(&sb);
+	eventlog_result_free(&r);
+}
+
+static void
+test_count_query_shape(void **state)
+{
+	struct strbuf sb;
+	json_t *q, *f, *rng, *nested, *comp;
+
+	(void)state;
+	strbuf_init(&sb);
+	assert_int_equal(eventlog_build_count_query(&sb, 1741615651512,
+	    1741616521512, NULL, EVENTLOG_PAGE_SIZE), 0);
+	q = json_loads(strbuf_str(&sb), 0, NULL);
+	assert_non_null(q);
+	assert_int_equal(json_integer_value(json_object_get(q, "size")), 0);
+	f = json_object_get(json_object_get(json_object_get(q, "query"), "bool"),
+	    "filter");
+	assert_int_equal(json_array_size(f), 3);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(
+	    json_array_get(f, 0), "term"), "event.provider")), "actions");
+	rng = json_object_get(json_object_get(json_object_get(json_array_get(f,
+	    1), "range"), "@timestamp"), "gte");
+	assert_int_equal(json_integer_value(rng), 1741615651512);
+	rng = json_object_get(json_object_get(json_object_get(json_array_get(f,
+	    1), "range"), "@timestamp"), "lt");
+	assert_int_equal(json_integer_value(rng), 1741616521512);
+	nested = json_object_get(json_object_get(q, "aggs"), "so");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(
+	    nested, "nested"), "path")), "kibana.saved_objects");
+	comp = json_object_get(json_object_get(json_object_get(json_object_get(
+	    json_object_get(nested, "aggs"), "actions"), "aggs"), "connectors"),
+	    "composite");
+	assert_int_equal(json_integer_value(json_object_get(comp, "size")),
+	    EVENTLOG_PAGE_SIZE);
+	assert_null(json_object_get(comp, "after"));
+	assert_int_equal(json_array_size(json_object_get(comp, "sources")), 4);
+	/* no aggregation on a text field anywhere */
+	assert_null(strstr(strbuf_str(&sb), "\"field\":\"message\""));
+	assert_null(strstr(strbuf_str(&sb), "\"field\":\"error.message\""));
+	json_decref(q);
+	strbuf_free(&sb);
+}
+
+static void
+test_failure_query_shape(void **state)
+{
+	struct strbuf sb;
+	json_t *q;
+
+	(void)state;
+	strbuf_init(&sb);
+	assert_int_equal(eventlog_build_failure_query(&sb, 1, 2,
+	    "id\"with\\quotes", "space-1", false), 0);
+	q = json_loads(strbuf_str(&sb), 0, NULL);
+	assert_non_null(q);
+	assert_int_equal(json_integer_value(json_object_get(q, "size")), 1);
+	assert_non_null(strstr(strbuf_str(&sb), "\"id\\\"with\\\\quotes\""));
+	assert_non_null(strstr(strbuf_str(&sb),
+	    "{\"term\":{\"kibana.saved_objects.namespace\":\"space-1\"}}"));
+	json_decref(q);
+	strbuf_reset(&sb);
+	assert_int_equal(eventlog_build_failure_query(&sb, 1, 2, "x", NULL,
+	    false), 0);
+	assert_non_null(strstr(strbuf_str(&sb),
+	    "{\"exists\":{\"field\":\"kibana.saved_objects.namespace\"}}"));
+	q = json_loads(strbuf_str(&sb), 0, NULL);
+	assert_non_null(q);
+	json_decref(q);
+	strbuf_reset(&sb);
+	assert_int_equal(eventlog_build_failure_query(&sb, 1, 2, "x", "ops",
+	    true), 0);
+	assert_null(strstr(strbuf_str(&sb), "namespace"));
+	q = json_loads(strbuf_str(&sb), 0, NULL);
+	assert_non_null(q);
+	json_decref(q);
+	strbuf_free(&sb);
+}
+
+struct blind_case {
+	const char		*fixture;
+	long			 status;
+	enum eventlog_reason	 reason;
+	const char		*type;		/* error_type or NULL */
+};
+
+static void
+test_blind_answers(void **state)
+{
+	static const struct blind_case cases[] = {
+		{ "zero_shards.json", 200, EVENTLOG_NO_SHARDS, NULL },
+		{ "no_aggregations.json", 200, EVENTLOG_NO_AGGREGATIONS, NULL },
+		{ "index_not_found.json", 404, EVENTLOG_INDEX_NOT_FOUND,
+		    "index_not_found_exception" },
+		{ "security_401.json", 401, EVENTLOG_SECURITY, "security_exception" },
+		{ "security_403.json", 403, EVENTLOG_SECURITY, "security_exception" },
+		{ "search_phase_400.json", 400, EVENTLOG_SEARCH_PHASE,
+		    "search_phase_execution_exception" },
+		{ "partial_shards.json", 200, EVENTLOG_SHARD_FAILURES,
+		    "node_disconnected_exception" },
+		{ "truncated.json", 200, EVENTLOG_INVALID_RESPONSE, NULL },
+		{ "count_mixed.json", 503, EVENTLOG_HTTP_ERROR, NULL },
+	};
+	struct eventlog_result r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ELEMENTSOF(cases); i++) {
+		parse_fixture(cases[i].fixture, cases[i].status, &r);
+		if (r.reason != cases[i].reason)
+			fail_msg("%s: reason %s, want %s", cases[i].fixture,
+			    eventlog_reason_to_string(r.reason),
+			    eventlog_reason_to_string(cases[i].reason));
+		assert_int_equal(r.n, 0);
+		if (cases[i].type != NULL)
+			assert_string_equal(r.error_type, cases[i].type);
+		eventlog_result_free(&r);
+	}
+	/* the partial answer reports its failed shard count */
+	parse_fixture("partial_shards.json", 200, &r);
+	assert_int_equal(r.shards_failed, 1);
+	assert_int_equal(r.shards_total, 3);
+	eventlog_result_free(&r);
+	/* the fielddata root cause is what gets logged */
+	parse_fixture("search_phase_400.json", 400, &r);
+	assert_non_null(strstr(r.error_reason, "Fielddata is disabled"));
+	assert_true(strlen(r.error_reason) <= 300);
+	eventlog_result_free(&r);
+	/* transport */
+	assert_int_equal(eventlog_parse_count(0, NULL, 0, &r, NULL, 0), 0);
+	assert_int_equal(r.reason, EVENTLOG_TRANSPORT);
+	eventlog_result_free(&r);
+}
+
+static void
+test_hostile(void **state)
+{
+	struct eventlog_result r;
+
+	(void)state;
+	parse_fixture("hostile.json", 200, &r);
+	/* doc_count out of range for int64: rejected, nothing counted */
+	assert_int_equal(r.reason, EVENTLOG_INVALID_RESPONSE);
+	eventlog_result_free(&r);
+
+	parse_fixture("hostile_names.json", 200, &r);
+	assert_int_equal(r.reason, EVENTLOG_OK);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.v[0].count[EVENTLOG_FAILURE], 3);
+	assert_null(r.v[0].namespace);	/* "" is no namespace */
+	{
+		assert_string_equal(r.v[0].space, "*");	/* "true" string */
+		/* the NUL inside the id became U+FFFD, nothing was cut */
+		assert_string_equal(r.v[0].connector_id, "a\xef\xbf\xbd" "b\"\n");
+	}
+	eventlog_result_free(&r);
+}
+
+static void
+test_failure_docs(void **state)
+{
+	struct eventlog_failure f;
+	enum eventlog_reason reason;
+	size_t len;
+	char *body;
+
+	(void)state;
+	body = read_fixture("failure_hit_9x.json", &len);
+	assert_int_equal(eventlog_parse_failure(200, body, len, &reason, &f), 0);
+	assert_int_equal(reason, EVENTLOG_OK);
+	/* newest of failure + timeout: the timeout (t0-6000) */
+	assert_string_equal(f.outcome, "timeout");
+	assert_string_equal(f.action_name, "PD");
+	assert_string_equal(f.timestamp, "2025-03-10T14:22:25.512Z");
+	assert_null(f.error_message);
+	eventlog_failure_free(&f);
+	free(body);
+
+	body = read_fixture("failure_hit_85.json", &len);
+	assert_int_equal(eventlog_parse_failure(200, body, len, &reason, &f), 0);
+	assert_string_equal(f.outcome, "failure");
+	assert_null(f.action_name);			/* pre-8.7 */
+	assert_string_equal(f.rule_id, "rule-1");	/* from nested */
+	assert_string_equal(f.error_message, "slack 503");
+	assert_non_null(strstr(f.message, "action execution failure: .slack:legacy-1"));
+	eventlog_failure_free(&f);
+	free(body);
+
+	body = read_fixture("failure_zero_shards.json", &len);
+	assert_int_equal(eventlog_parse_failure(200, body, len, &reason, &f),
+	    -EBADMSG);
+	assert_int_equal(reason, EVENTLOG_NO_SHARDS);
+	free(body);
+
+	body = read_fixture("security_403.json", &len);
+	assert_int_equal(eventlog_parse_failure(403, body, len, &reason, &f),
+	    -EBADMSG);
+	assert_int_equal(reason, EVENTLOG_SECURITY);
+	free(body);
+
+	body = read_fixture("count_mixed.json", &len);	/* no hits */
+	assert_int_equal(eventlog_parse_failure(200, body, len, &reason, &f),
+	    -ENOENT);
+	assert_int_equal(reason, EVENTLOG_OK);
+	free(body);
+}
+
+static void
+test_search_path(void **state)
+{
+	struct strbuf sb;
+
+	(void)state;
+	strbuf_init(&sb);
+	assert_int_equal(eventlog_search_path(&sb, ".kibana-event-log-*"), 0);
+	assert_string_equal(strbuf_str(&sb), "/.kibana-event-log-*/_search");
+	strbuf_reset(&sb);
+	assert_int_equal(eventlog_search_path(&sb, "a,b*,remote:c%d"), 0);
+	assert_string_equal(strbuf_str(&sb), "/a,b*,remote:c%25d/_search");
+	assert_int_equal(eventlog_search_path(&sb, ""), -EINVAL);
+	strbuf_free(&sb);
+}
+
+static void
+test_enums(void **state)
+{
+	unsigned i;
+
+	(void)state;
+	for (i = 0; i < EVENTLOG__MAX; i++)
+		assert_non_null(eventlog_reason_to_string(i));
+	assert_string_equal(eventlog_reason_to_string(EVENTLOG_SEARCH_PHASE),
+	    "search_phase_exception");
+	assert_string_equal(eventlog_outcome_to_string(EVENTLOG_TIMEOUT),
+	    "timeout");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_count_mixed),
+		cmocka_unit_test(test_count_page),
+		cmocka_unit_test(test_count_query_shape),
+		cmocka_unit_test(test_failure_query_shape),
+		cmocka_unit_test(test_blind_answers),
+		cmocka_unit_test(test_hostile),
+		cmocka_unit_test(test_failure_docs),
+		cmocka_unit_test(test_search_path),
+		cmocka_unit_test(test_enums),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
