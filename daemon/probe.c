@@ -554,11 +554,27 @@ interval_scale(void)
 	return d;
 }
 
+/* Says loudly, once, that the test hook is active. */
+static void
+interval_scale_warn(void)
+{
+	static bool warned;
+
+	if (warned || interval_scale() == 1.0)
+		return;
+	warned = true;
+	log_warning("KCM_TEST_PROBE_INTERVAL_SCALE=%s is set: probe intervals are "
+	    "shortened for testing and connectors are executed more often than "
+	    "configured; unset it outside tests",
+	    getenv("KCM_TEST_PROBE_INTERVAL_SCALE"));
+}
+
 static uint64_t
 jittered(uint64_t interval)
 {
 	double j = (rng_unit() * 2.0 - 1.0) * PROBE_JITTER;
 
+	interval_scale_warn();
 	return (uint64_t)((double)interval * interval_scale() * (1.0 + j));
 }
 
@@ -588,6 +604,7 @@ probe_start(struct probe *p, bool once)
 		}
 		return 0;
 	}
+	interval_scale_warn();
 	offset = (uint64_t)(rng_unit() * (double)p->cfg->interval_usec *
 	    interval_scale());
 	snprintf(buf, sizeof(buf), "%.1f", (double)offset / (double)USEC_PER_SEC);
