@@ -3,6 +3,7 @@
  * the rendered exposition and the --once bookkeeping.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,158 +86,149 @@ kcm_classify(const struct http_response *resp)
 	return RESULT_INVALID_RESPONSE;
 }
 
+/* Label sets of the families below. */
+static const char *const info_l[] = { "target", "space", "connector_id",
+    "name", "connector_type_id", "preconfigured", "deprecated",
+    "system_action" };
+static const char *const conn_l[] = { "target", "space", "connector_id" };
+static const char *const type_l[] = { "target", "connector_type_id",
+    "minimum_license_required" };
+static const char *const rule_l[] = { "target", "space", "rule_id",
+    "rule_name", "connector_id" };
+static const char *const api_l[] = { "target", "api" };
+static const char *const req_l[] = { "target", "api", "result" };
+static const char *const build_l[] = { "version", "libcurl", "libevent",
+    "jansson" };
+static const char *const exec_l[] = { "target", "space", "connector_id",
+    "connector_type_id", "outcome" };
+static const char *const last_l[] = { "target", "space", "connector_id",
+    "outcome" };
+static const char *const target_l[] = { "target" };
+static const char *const err_l[] = { "target", "reason" };
+static const char *const probe_l[] = { "target", "space", "connector_id" };
+static const char *const probe_run_l[] = { "target", "space", "connector_id",
+    "result" };
+
+/* Every metric family the daemon exports (the public contract). */
+static const struct family_spec {
+	size_t			 field;		/* offset in struct kcm_families */
+	const char		*name;
+	const char		*help;
+	enum metric_type	 type;
+	const char *const	*labels;
+	size_t			 nlabels;
+	const double		*buckets;
+	size_t			 nbuckets;
+} family_specs[] = {
+#define FAMILY(f) offsetof(struct kcm_families, f)
+	{ FAMILY(connector_info), "kibana_connector_info",
+	  "Connectors Kibana lists, one series per connector and space; preconfigured connectors once with space=\"*\".",
+	  METRIC_GAUGE, info_l, ELEMENTSOF(info_l), NULL, 0 },
+	{ FAMILY(connector_missing_secrets), "kibana_connector_missing_secrets",
+	  "1 when Kibana reports the connector's secrets missing (is_missing_secrets), e.g. after an import.",
+	  METRIC_GAUGE, conn_l, ELEMENTSOF(conn_l), NULL, 0 },
+	{ FAMILY(connector_references), "kibana_connector_references",
+	  "Number of saved objects (rules) referencing the connector (Kibana's referenced_by_count).",
+	  METRIC_GAUGE, conn_l, ELEMENTSOF(conn_l), NULL, 0 },
+	{ FAMILY(type_enabled), "kibana_connector_type_enabled",
+	  "1 when the connector type can be used (enabled in kibana.yml and by the licence).",
+	  METRIC_GAUGE, type_l, ELEMENTSOF(type_l), NULL, 0 },
+	{ FAMILY(type_enabled_in_license), "kibana_connector_type_enabled_in_license",
+	  "1 when the current licence allows the connector type.",
+	  METRIC_GAUGE, type_l, ELEMENTSOF(type_l), NULL, 0 },
+	{ FAMILY(type_enabled_in_config), "kibana_connector_type_enabled_in_config",
+	  "1 when xpack.actions.enabledActionTypes allows the connector type.",
+	  METRIC_GAUGE, type_l, ELEMENTSOF(type_l), NULL, 0 },
+	{ FAMILY(rule_connector_missing), "kibana_rule_action_connector_missing",
+	  "1 for each rule action whose connector no longer exists in the rule's space.",
+	  METRIC_GAUGE, rule_l, ELEMENTSOF(rule_l), NULL, 0 },
+	{ FAMILY(up), "kibana_connector_monitor_up",
+	  "1 when every request of this API in the target's last poll cycle succeeded. Data is polled on the monitor's own schedule, not per scrape.",
+	  METRIC_GAUGE, api_l, ELEMENTSOF(api_l), NULL, 0 },
+	{ FAMILY(requests), "kibana_connector_monitor_requests_total",
+	  "Requests sent to Kibana/Elasticsearch, by outcome.",
+	  METRIC_COUNTER, req_l, ELEMENTSOF(req_l), NULL, 0 },
+	{ FAMILY(request_duration), "kibana_connector_monitor_request_duration_seconds",
+	  "Duration of requests to Kibana/Elasticsearch.",
+	  METRIC_HISTOGRAM, api_l, ELEMENTSOF(api_l), duration_buckets, ELEMENTSOF(duration_buckets) },
+	{ FAMILY(last_success), "kibana_connector_monitor_last_success_timestamp_seconds",
+	  "End of the last poll cycle in which every request of this API succeeded.",
+	  METRIC_GAUGE, api_l, ELEMENTSOF(api_l), NULL, 0 },
+	{ FAMILY(build_info), "kibana_connector_monitor_build_info",
+	  "Version of the monitor and of the libraries it runs with.",
+	  METRIC_GAUGE, build_l, ELEMENTSOF(build_l), NULL, 0 },
+	{ FAMILY(truncated_labels), "kibana_connector_monitor_label_values_truncated_total",
+	  "Label values cut to 1024 bytes (very long names from Kibana).",
+	  METRIC_COUNTER, NULL, 0, NULL, 0 },
+	{ FAMILY(executions), "kibana_connector_executions_total",
+	  "Connector executions found in the Kibana event log (event.provider actions), by outcome: success, failure (execute with outcome failure), timeout (execute-timeout). Counted once per event in windows that end settle_delay before the poll.",
+	  METRIC_COUNTER, exec_l, ELEMENTSOF(exec_l), NULL, 0 },
+	{ FAMILY(last_execution), "kibana_connector_last_execution_timestamp_seconds",
+	  "Time (@timestamp) of the newest execution event counted, by outcome.",
+	  METRIC_GAUGE, last_l, ELEMENTSOF(last_l), NULL, 0 },
+	{ FAMILY(event_log_visible), "kibana_connector_monitor_event_log_visible",
+	  "1 when the last event-log search really covered event-log shards without failures, else 0 (no privilege, no index, errors).",
+	  METRIC_GAUGE, target_l, ELEMENTSOF(target_l), NULL, 0 },
+	{ FAMILY(event_log_shard_failures), "kibana_connector_monitor_event_log_shard_failures_total",
+	  "Failed shards reported by event-log searches (_shards.failed).",
+	  METRIC_COUNTER, target_l, ELEMENTSOF(target_l), NULL, 0 },
+	{ FAMILY(event_log_window_end), "kibana_connector_monitor_event_log_window_end_timestamp_seconds",
+	  "End (exclusive) of the last event-log window that was counted.",
+	  METRIC_GAUGE, target_l, ELEMENTSOF(target_l), NULL, 0 },
+	{ FAMILY(event_log_errors), "kibana_connector_monitor_event_log_errors_total",
+	  "Event-log searches that could not see the log, by reason.",
+	  METRIC_COUNTER, err_l, ELEMENTSOF(err_l), NULL, 0 },
+	{ FAMILY(config_reload_ok), "kibana_connector_monitor_config_last_reload_successful",
+	  "1 when the last configuration load (start or SIGHUP) succeeded, 0 when the last reload was rejected and the previous configuration is still in use.",
+	  METRIC_GAUGE, NULL, 0, NULL, 0 },
+	{ FAMILY(config_reload_time), "kibana_connector_monitor_config_last_reload_success_timestamp_seconds",
+	  "Time of the last successful configuration load (start or SIGHUP).",
+	  METRIC_GAUGE, NULL, 0, NULL, 0 },
+	{ FAMILY(log_dropped), "kibana_connector_monitor_log_dropped_total",
+	  "Journal entries dropped because journald did not keep up (the log queue was full).",
+	  METRIC_COUNTER, NULL, 0, NULL, 0 },
+	{ FAMILY(probe_success), "kibana_connector_probe_success",
+	  "1 when the last synthetic test execution (_execute) of the connector succeeded (status ok), else 0.",
+	  METRIC_GAUGE, probe_l, ELEMENTSOF(probe_l), NULL, 0 },
+	{ FAMILY(probe_duration), "kibana_connector_probe_duration_seconds",
+	  "Duration of the last synthetic test execution of the connector.",
+	  METRIC_GAUGE, probe_l, ELEMENTSOF(probe_l), NULL, 0 },
+	{ FAMILY(probe_last_run), "kibana_connector_probe_last_run_timestamp_seconds",
+	  "End of the last synthetic test execution of the connector.",
+	  METRIC_GAUGE, probe_l, ELEMENTSOF(probe_l), NULL, 0 },
+	{ FAMILY(probe_runs), "kibana_connector_probe_runs_total",
+	  "Synthetic test executions of the connector, by result (ok, connector_error, not_found, forbidden, bad_request, http_error, timeout, transport, invalid_response).",
+	  METRIC_COUNTER, probe_run_l, ELEMENTSOF(probe_run_l), NULL, 0 },
+#undef FAMILY
+};
+
 static int
 register_families(struct kcm *k)
 {
-	static const char *const info_l[] = { "target", "space", "connector_id",
-	    "name", "connector_type_id", "preconfigured", "deprecated",
-	    "system_action" };
-	static const char *const conn_l[] = { "target", "space", "connector_id" };
-	static const char *const type_l[] = { "target", "connector_type_id",
-	    "minimum_license_required" };
-	static const char *const rule_l[] = { "target", "space", "rule_id",
-	    "rule_name", "connector_id" };
-	static const char *const api_l[] = { "target", "api" };
-	static const char *const req_l[] = { "target", "api", "result" };
-	static const char *const build_l[] = { "version", "libcurl", "libevent",
-	    "jansson" };
-	struct kcm_families *f = &k->fam;
-	struct metrics *m = k->metrics;
+	const struct family_spec *fs;
+	struct metric_family **slot;
 	const char *build_v[4];
 	char jv[32];
+	size_t i;
 
-	f->connector_info = metrics_family(m, "kibana_connector_info",
-	    "Connectors Kibana lists, one series per connector and space; preconfigured connectors once with space=\"*\".",
-	    METRIC_GAUGE, info_l, ELEMENTSOF(info_l), NULL, 0);
-	f->connector_missing_secrets = metrics_family(m,
-	    "kibana_connector_missing_secrets",
-	    "1 when Kibana reports the connector's secrets missing (is_missing_secrets), e.g. after an import.",
-	    METRIC_GAUGE, conn_l, ELEMENTSOF(conn_l), NULL, 0);
-	f->connector_references = metrics_family(m,
-	    "kibana_connector_references",
-	    "Number of saved objects (rules) referencing the connector (Kibana's referenced_by_count).",
-	    METRIC_GAUGE, conn_l, ELEMENTSOF(conn_l), NULL, 0);
-	f->type_enabled = metrics_family(m, "kibana_connector_type_enabled",
-	    "1 when the connector type can be used (enabled in kibana.yml and by the licence).",
-	    METRIC_GAUGE, type_l, ELEMENTSOF(type_l), NULL, 0);
-	f->type_enabled_in_license = metrics_family(m,
-	    "kibana_connector_type_enabled_in_license",
-	    "1 when the current licence allows the connector type.",
-	    METRIC_GAUGE, type_l, ELEMENTSOF(type_l), NULL, 0);
-	f->type_enabled_in_config = metrics_family(m,
-	    "kibana_connector_type_enabled_in_config",
-	    "1 when xpack.actions.enabledActionTypes allows the connector type.",
-	    METRIC_GAUGE, type_l, ELEMENTSOF(type_l), NULL, 0);
-	f->rule_connector_missing = metrics_family(m,
-	    "kibana_rule_action_connector_missing",
-	    "1 for each rule action whose connector no longer exists in the rule's space.",
-	    METRIC_GAUGE, rule_l, ELEMENTSOF(rule_l), NULL, 0);
-	f->up = metrics_family(m, "kibana_connector_monitor_up",
-	    "1 when every request of this API in the target's last poll cycle succeeded. Data is polled on the monitor's own schedule, not per scrape.",
-	    METRIC_GAUGE, api_l, ELEMENTSOF(api_l), NULL, 0);
-	f->requests = metrics_family(m, "kibana_connector_monitor_requests_total",
-	    "Requests sent to Kibana/Elasticsearch, by outcome.",
-	    METRIC_COUNTER, req_l, ELEMENTSOF(req_l), NULL, 0);
-	f->request_duration = metrics_family(m,
-	    "kibana_connector_monitor_request_duration_seconds",
-	    "Duration of requests to Kibana/Elasticsearch.",
-	    METRIC_HISTOGRAM, api_l, ELEMENTSOF(api_l), duration_buckets,
-	    ELEMENTSOF(duration_buckets));
-	f->last_success = metrics_family(m,
-	    "kibana_connector_monitor_last_success_timestamp_seconds",
-	    "End of the last poll cycle in which every request of this API succeeded.",
-	    METRIC_GAUGE, api_l, ELEMENTSOF(api_l), NULL, 0);
-	f->build_info = metrics_family(m, "kibana_connector_monitor_build_info",
-	    "Version of the monitor and of the libraries it runs with.",
-	    METRIC_GAUGE, build_l, ELEMENTSOF(build_l), NULL, 0);
-	f->truncated_labels = metrics_family(m,
-	    "kibana_connector_monitor_label_values_truncated_total",
-	    "Label values cut to 1024 bytes (very long names from Kibana).",
-	    METRIC_COUNTER, NULL, 0, NULL, 0);
-	if (f->connector_info == NULL || f->connector_missing_secrets == NULL ||
-	    f->connector_references == NULL || f->type_enabled == NULL ||
-	    f->type_enabled_in_license == NULL || f->type_enabled_in_config == NULL ||
-	    f->rule_connector_missing == NULL || f->up == NULL ||
-	    f->requests == NULL || f->request_duration == NULL ||
-	    f->last_success == NULL || f->build_info == NULL ||
-	    f->truncated_labels == NULL)
-		return -ENOMEM;
+	for (i = 0; i < ELEMENTSOF(family_specs); i++) {
+		fs = &family_specs[i];
+		slot = (struct metric_family **)((char *)&k->fam + fs->field);
+		*slot = metrics_family(k->metrics, fs->name, fs->help, fs->type,
+		    fs->labels, fs->nlabels, fs->buckets, fs->nbuckets);
+		if (*slot == NULL)
+			return -ENOMEM;
+	}
 
 	snprintf(jv, sizeof(jv), "%s", jansson_version_str());
 	build_v[0] = KCM_VERSION;
 	build_v[1] = curl_version_info(CURLVERSION_NOW)->version;
 	build_v[2] = event_get_version();
 	build_v[3] = jv;
-	return metrics_set(f->build_info, build_v, 1);
-}
-
-/* Issue 3: event-log counters (filled by eventlog.c). */
-static int
-register_eventlog_families(struct kcm *k)
-{
-	static const char *const exec_l[] = { "target", "space",
-	    "connector_id", "connector_type_id", "outcome" };
-	static const char *const last_l[] = { "target", "space",
-	    "connector_id", "outcome" };
-	static const char *const t_l[] = { "target" };
-	static const char *const err_l[] = { "target", "reason" };
-	struct kcm_families *f = &k->fam;
-	struct metrics *m = k->metrics;
-
-	f->executions = metrics_family(m, "kibana_connector_executions_total",
-	    "Connector executions found in the Kibana event log (event.provider actions), by outcome: success, failure (execute with outcome failure), timeout (execute-timeout). Counted once per event in windows that end settle_delay before the poll.",
-	    METRIC_COUNTER, exec_l, ELEMENTSOF(exec_l), NULL, 0);
-	f->last_execution = metrics_family(m,
-	    "kibana_connector_last_execution_timestamp_seconds",
-	    "Time (@timestamp) of the newest execution event counted, by outcome.",
-	    METRIC_GAUGE, last_l, ELEMENTSOF(last_l), NULL, 0);
-	f->event_log_visible = metrics_family(m,
-	    "kibana_connector_monitor_event_log_visible",
-	    "1 when the last event-log search really covered event-log shards without failures, else 0 (no privilege, no index, errors).",
-	    METRIC_GAUGE, t_l, ELEMENTSOF(t_l), NULL, 0);
-	f->event_log_shard_failures = metrics_family(m,
-	    "kibana_connector_monitor_event_log_shard_failures_total",
-	    "Failed shards reported by event-log searches (_shards.failed).",
-	    METRIC_COUNTER, t_l, ELEMENTSOF(t_l), NULL, 0);
-	f->event_log_window_end = metrics_family(m,
-	    "kibana_connector_monitor_event_log_window_end_timestamp_seconds",
-	    "End (exclusive) of the last event-log window that was counted.",
-	    METRIC_GAUGE, t_l, ELEMENTSOF(t_l), NULL, 0);
-	f->event_log_errors = metrics_family(m,
-	    "kibana_connector_monitor_event_log_errors_total",
-	    "Event-log searches that could not see the log, by reason.",
-	    METRIC_COUNTER, err_l, ELEMENTSOF(err_l), NULL, 0);
-	if (f->executions == NULL || f->last_execution == NULL ||
-	    f->event_log_visible == NULL || f->event_log_shard_failures == NULL ||
-	    f->event_log_window_end == NULL || f->event_log_errors == NULL)
-		return -ENOMEM;
-	return 0;
-}
-
-/* Families of issue 5: configuration reloads and the journal queue. */
-static int
-register_systemd_families(struct kcm *k)
-{
-	struct kcm_families *f = &k->fam;
-
-	f->config_reload_ok = metrics_family(k->metrics,
-	    "kibana_connector_monitor_config_last_reload_successful",
-	    "1 when the last configuration load (start or SIGHUP) succeeded, 0 when the last reload was rejected and the previous configuration is still in use.",
-	    METRIC_GAUGE, NULL, 0, NULL, 0);
-	f->config_reload_time = metrics_family(k->metrics,
-	    "kibana_connector_monitor_config_last_reload_success_timestamp_seconds",
-	    "Time of the last successful configuration load (start or SIGHUP).",
-	    METRIC_GAUGE, NULL, 0, NULL, 0);
-	f->log_dropped = metrics_family(k->metrics,
-	    "kibana_connector_monitor_log_dropped_total",
-	    "Journal entries dropped because journald did not keep up (the log queue was full).",
-	    METRIC_COUNTER, NULL, 0, NULL, 0);
-	if (f->config_reload_ok == NULL || f->config_reload_time == NULL ||
-	    f->log_dropped == NULL)
-		return -ENOMEM;
-	metrics_set(f->config_reload_ok, NULL, 1);
-	metrics_set(f->config_reload_time, NULL, realtime_seconds());
-	return metrics_add(f->log_dropped, NULL, 0);
+	metrics_set(k->fam.config_reload_ok, NULL, 1);
+	metrics_set(k->fam.config_reload_time, NULL, realtime_seconds());
+	metrics_add(k->fam.log_dropped, NULL, 0);
+	return metrics_set(k->fam.build_info, build_v, 1);
 }
 
 static bool
@@ -416,12 +408,6 @@ kcm_init(struct kcm *k, struct event_base *base, struct kcm_config *cfg,
 	if (k->metrics == NULL || k->http == NULL)
 		return -ENOMEM;
 	if ((r = register_families(k)) < 0)
-		return r;
-	if ((r = register_eventlog_families(k)) < 0)
-		return r;
-	if ((r = register_systemd_families(k)) < 0)
-		return r;
-	if ((r = probe_register_families(k)) < 0)
 		return r;
 	if ((r = kcm_modules_create(k)) < 0)
 		return r;

@@ -54,11 +54,6 @@ struct probe {
 
 static void timer_fired(evutil_socket_t fd, short what, void *arg);
 
-static const char *const probe_labels[] = { "target", "space",
-    "connector_id" };
-static const char *const probe_run_labels[] = { "target", "space",
-    "connector_id", "result" };
-
 const char *
 probe_result_to_string(enum probe_result r)
 {
@@ -187,35 +182,6 @@ static double
 rng_unit(void)
 {
 	return (double)(rng_next() >> 11) * (1.0 / 9007199254740992.0);
-}
-
-/* ---- families ------------------------------------------------------------ */
-
-int
-probe_register_families(struct kcm *k)
-{
-	struct kcm_families *f = &k->fam;
-	struct metrics *m = k->metrics;
-
-	f->probe_success = metrics_family(m, "kibana_connector_probe_success",
-	    "1 when the last synthetic test execution (_execute) of the connector succeeded (status ok), else 0.",
-	    METRIC_GAUGE, probe_labels, ELEMENTSOF(probe_labels), NULL, 0);
-	f->probe_duration = metrics_family(m,
-	    "kibana_connector_probe_duration_seconds",
-	    "Duration of the last synthetic test execution of the connector.",
-	    METRIC_GAUGE, probe_labels, ELEMENTSOF(probe_labels), NULL, 0);
-	f->probe_last_run = metrics_family(m,
-	    "kibana_connector_probe_last_run_timestamp_seconds",
-	    "End of the last synthetic test execution of the connector.",
-	    METRIC_GAUGE, probe_labels, ELEMENTSOF(probe_labels), NULL, 0);
-	f->probe_runs = metrics_family(m, "kibana_connector_probe_runs_total",
-	    "Synthetic test executions of the connector, by result (ok, connector_error, not_found, forbidden, bad_request, http_error, timeout, transport, invalid_response).",
-	    METRIC_COUNTER, probe_run_labels, ELEMENTSOF(probe_run_labels),
-	    NULL, 0);
-	if (f->probe_success == NULL || f->probe_duration == NULL ||
-	    f->probe_last_run == NULL || f->probe_runs == NULL)
-		return -ENOMEM;
-	return 0;
 }
 
 static bool

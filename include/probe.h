@@ -52,8 +52,6 @@ enum probe_result probe_classify(const struct http_response *resp,
 
 struct kcm_config;
 
-/* Registers the kibana_connector_probe_* families in k->fam. */
-int	 probe_register_families(struct kcm *k);
 /* After a reload: drops the series of probes `cfg` no longer has. */
 void	 probe_prune_series(struct kcm *k, const struct kcm_config *old,
 	    const struct kcm_config *cfg);
