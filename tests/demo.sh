@@ -2,8 +2,9 @@
 # One-command demo on a fresh Debian 12:
 #   bash tests/demo.sh
 # Installs missing build dependencies (apt-get), builds into build/, starts the
-# fake Kibana with tests/fakes/sample_data.json and the daemon against it, and
-# stops both on Ctrl-C.
+# fake Kibana with tests/fakes/sample_data.json, a fake Elasticsearch with a
+# growing event log (tests/fakes/demo_es.py) and the daemon against them, and
+# stops all of them on Ctrl-C.
 #
 # Environment: KCM_DEMO_KIBANA_PORT (default 15601), KCM_DEMO_LISTEN_PORT
 # (default 9479), KCM_DEMO_BUILD_DIR (default build/), KCM_DEMO_NO_APT=1 to
@@ -56,16 +57,17 @@ binary="$build/kibana-connector-monitor"
 # --- processes and cleanup --------------------------------------------------------
 workdir=$(mktemp -d "${TMPDIR:-/tmp}/kcm-demo.XXXXXX")
 fake_pid=""
+es_pid=""
 daemon_pid=""
 cleanup() {
     local rc=$?
     trap - INT TERM EXIT
-    for pid in "$daemon_pid" "$fake_pid"; do
+    for pid in "$daemon_pid" "$fake_pid" "$es_pid"; do
         if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
             kill -TERM "$pid" 2>/dev/null || true
         fi
     done
-    for pid in "$daemon_pid" "$fake_pid"; do
+    for pid in "$daemon_pid" "$fake_pid" "$es_pid"; do
         if [ -n "$pid" ]; then
             for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
             kill -KILL "$pid" 2>/dev/null || true
@@ -117,6 +119,16 @@ wait_for "$workdir/fake.out" '^listening on ' 10 "$fake_pid" ||
 kibana_addr=$(sed -n 's/^listening on //p' "$workdir/fake.out")
 say "fake Kibana on http://$kibana_addr (sample data, Kibana 8.17)"
 
+# --- fake Elasticsearch with a growing event log ------------------------------------
+"$python" "$repo/tests/fakes/demo_es.py" --bind 127.0.0.1 --port 0 \
+    --data "$repo/tests/fakes/sample_data.json" --api-key "$api_key" \
+    >"$workdir/es.out" 2>"$workdir/es.err" &
+es_pid=$!
+wait_for "$workdir/es.out" '^listening on ' 10 "$es_pid" ||
+    { cat "$workdir/es.err" >&2; die "the fake Elasticsearch did not start"; }
+es_addr=$(sed -n 's/^listening on //p' "$workdir/es.out")
+say "fake Elasticsearch on http://$es_addr (an event log with failures, growing every 10 s)"
+
 # --- daemon ---------------------------------------------------------------------
 port_busy "$listen_port" && die "127.0.0.1:$listen_port is busy (set KCM_DEMO_LISTEN_PORT)"
 (umask 077 && printf '%s\n' "$api_key" >"$workdir/api-key")
@@ -130,8 +142,21 @@ targets:
       url: "http://$kibana_addr"
       api_key_file: $workdir/api-key
       timeout: 5s
+    elasticsearch:
+      url: "http://$es_addr"
+      api_key_file: $workdir/api-key
+    event_log:
+      interval: 10s
+      settle_delay: 5s
     spaces: all
     inventory_interval: 10s
+probes:
+  # A preconfigured server-log connector: a safe probe target (it only
+  # writes a line to Kibana's log). The first run comes within a minute.
+  - connector_id: my-server-log
+    interval: 1m
+    params:
+      message: "kibana-connector-monitor synthetic check"
 EOF
 "$binary" --config "$workdir/config.yml" --check-config
 "$binary" --config "$workdir/config.yml" 2> >(tee "$workdir/daemon.err" >&2) &
@@ -142,9 +167,10 @@ cat <<EOF
 
 Scrape http://127.0.0.1:$listen_port/metrics
     curl -s http://127.0.0.1:$listen_port/metrics | grep '^kibana_'
+    curl -s http://127.0.0.1:$listen_port/metrics | grep 'kibana_connector_executions_total.*failure'
 
 Fake Kibana: curl -s -H 'Authorization: ApiKey $api_key' http://$kibana_addr/api/actions/connectors
-Ctrl-C stops both.
+Ctrl-C stops all three.
 
 EOF
 wait "$daemon_pid" || true
