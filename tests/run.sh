@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 packages=(gcc cmake make pkg-config python3 openssl curl
 	libcurl4-openssl-dev libevent-dev libjansson-dev libsystemd-dev
 	libyaml-dev libcmocka-dev prometheus
-	systemd systemd-container dpkg-dev util-linux)	# nspawn, .deb, unshare/nsenter
+	systemd systemd-container dpkg-dev util-linux	# nspawn, .deb, unshare/nsenter
+	valgrind)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
