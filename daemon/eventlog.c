@@ -740,7 +740,7 @@ static void
 poll_start(struct eventlog *el)
 {
 	const struct event_log_config *c = &el->cfg->event_log;
-	int64_t now = now_ms(), span, lookback;
+	int64_t now = now_ms(), lookback, start, end;
 
 	el->first_pending = false;	/* the timer came first */
 	if (el->running) {
@@ -749,24 +749,20 @@ poll_start(struct eventlog *el)
 		return;
 	}
 	lookback = (int64_t)(c->lookback_usec / USEC_PER_MSEC);
-	if (!el->have_start) {
-		el->start_ms = now - lookback;
-		el->have_start = true;
-	}
-	el->win_end = now - (int64_t)(c->settle_delay_usec / USEC_PER_MSEC);
-	span = lookback > EVENTLOG_MAX_SPAN_MSEC ? lookback :
-	    EVENTLOG_MAX_SPAN_MSEC;
-	if (el->win_end - el->start_ms > span) {
+	if (eventlog_window(now, el->have_start, el->start_ms, lookback,
+	    (int64_t)(c->settle_delay_usec / USEC_PER_MSEC), &start, &end)) {
 		struct log_field f[] = { { "TARGET", el->cfg->name } };
 
 		log_struct(LOG_WARNING, NULL, f, ELEMENTSOF(f),
 		    "event log of target '%s': the pending window reaches back "
 		    "%lld s; events older than %lld s before its end are not "
 		    "counted", el->cfg->name,
-		    (long long)((el->win_end - el->start_ms) / 1000),
-		    (long long)(span / 1000));
-		el->start_ms = el->win_end - span;
+		    (long long)((end - (el->have_start ? el->start_ms :
+		    now - lookback)) / 1000), (long long)((end - start) / 1000));
 	}
+	el->start_ms = start;
+	el->have_start = true;
+	el->win_end = end;
 	window_save(el);	/* the first start, or a capped one */
 	el->win_start = el->start_ms;
 	if (el->win_end <= el->win_start) {

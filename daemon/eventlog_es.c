@@ -567,3 +567,24 @@ eventlog_parse_failure(long status, const char *body, size_t len,
 	}
 	return 0;
 }
+
+bool
+eventlog_window(int64_t now_ms, bool have_start, int64_t start_ms,
+    int64_t lookback_ms, int64_t settle_ms, int64_t *ret_start,
+    int64_t *ret_end)
+{
+	int64_t start, end, span;
+	bool capped = false;
+
+	start = have_start ? start_ms : now_ms - lookback_ms;
+	end = now_ms - settle_ms;
+	span = lookback_ms > EVENTLOG_MAX_SPAN_MSEC ? lookback_ms :
+	    EVENTLOG_MAX_SPAN_MSEC;
+	if (end - start > span) {
+		start = end - span;
+		capped = true;
+	}
+	*ret_start = start;
+	*ret_end = end;
+	return capped;
+}

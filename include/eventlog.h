@@ -101,6 +101,18 @@ struct eventlog_failure {
  * Appends the URL path "/<index>/_search" with index percent-encoded
  * (anything but [A-Za-z0-9._*,:+-] becomes %XX).  -EINVAL for an empty index.
  */
+/*
+ * The next window [*ret_start, *ret_end) in epoch milliseconds.  It starts
+ * where the last counted window ended (start_ms; at first now - lookback)
+ * and ends settle_ms before now.  A pending window reaching back more than
+ * max(lookback, EVENTLOG_MAX_SPAN_MSEC) before its end is cut to that span:
+ * then the function returns true (the caller warns that older events are
+ * not counted).  *ret_end <= *ret_start means nothing has settled yet.
+ */
+bool	 eventlog_window(int64_t now_ms, bool have_start, int64_t start_ms,
+	    int64_t lookback_ms, int64_t settle_ms, int64_t *ret_start,
+	    int64_t *ret_end);
+
 int	 eventlog_search_path(struct strbuf *out, const char *index);
 
 /*

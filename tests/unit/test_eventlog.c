@@ -397,6 +397,42 @@ test_enums(void **state)
 	    "timeout");
 }
 
+/* Windows: contiguous, half-open, settle_delay before now, capped span. */
+static void
+test_window(void **state)
+{
+	const int64_t min = 60 * 1000, h = 60 * min, now = INT64_C(1800000000000);
+	int64_t start, end;
+
+	(void)state;
+	/* First window: now - lookback .. now - settle. */
+	assert_false(eventlog_window(now, false, 0, 15 * min, 30 * 1000,
+	    &start, &end));
+	assert_true(start == now - 15 * min);
+	assert_true(end == now - 30 * 1000);
+	/* Next one starts exactly where the last counted one ended. */
+	assert_false(eventlog_window(now + min, true, end, 15 * min, 30 * 1000,
+	    &start, &end));
+	assert_true(start == now - 30 * 1000);
+	assert_true(end == now + min - 30 * 1000);
+	/* Nothing settled yet: lookback shorter than settle_delay. */
+	eventlog_window(now, false, 0, 10 * 1000, 30 * 1000, &start, &end);
+	assert_true(end <= start);
+	/* A window pending for 30 h is cut to 24 h before its end... */
+	assert_true(eventlog_window(now, true, now - 30 * h, 15 * min, 0,
+	    &start, &end));
+	assert_true(end == now);
+	assert_true(start == now - EVENTLOG_MAX_SPAN_MSEC);
+	/* ...or to lookback when that is longer than 24 h. */
+	assert_true(eventlog_window(now, true, now - 72 * h, 48 * h, 0,
+	    &start, &end));
+	assert_true(start == now - 48 * h);
+	/* Exactly at the cap: not cut. */
+	assert_false(eventlog_window(now, true, now - 24 * h, 15 * min, 0,
+	    &start, &end));
+	assert_true(start == now - 24 * h);
+}
+
 int
 main(void)
 {
@@ -410,6 +446,7 @@ main(void)
 		cmocka_unit_test(test_failure_docs),
 		cmocka_unit_test(test_search_path),
 		cmocka_unit_test(test_enums),
+		cmocka_unit_test(test_window),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
