@@ -12,6 +12,8 @@
 # ctest label `nspawn`.  Exits 77 (skip) only if no container can boot here.
 # usage: run.sh SOURCE_DIR BINARY
 set -euo pipefail
+# Say which command failed when errexit ends the script.
+trap 'echo "FAIL: line $LINENO: $BASH_COMMAND exited $?" >&2' ERR
 src=$(cd "$1" && pwd)
 bin=$(readlink -f "$2")
 unit=kibana-connector-monitor.service
@@ -97,8 +99,10 @@ timeout 170 systemd-nspawn --quiet --register=no --keep-unit -D / --volatile=yes
 	-b systemd.firstboot=off </dev/null >"$work/nspawn.out" 2>&1 &
 NS=$!
 for _ in $(seq 200); do
-	NSP=$(ps -o pid= --ppid "$NS" | tr -d ' ' | head -1)
-	L=$(ps -o pid=,comm= --ppid "${NSP:-1}" 2>/dev/null | awk '$2=="systemd"{print $1}')
+	# ps exits 1 while the child does not exist yet: not an error here.
+	NSP=$(ps -o pid= --ppid "$NS" | tr -d ' ' | head -1) || true
+	[ -n "$NSP" ] || { sleep 0.05; continue; }
+	L=$(ps -o pid=,comm= --ppid "$NSP" 2>/dev/null | awk '$2=="systemd"{print $1}') || true
 	[ -n "$L" ] && break
 	kill -0 "$NS" 2>/dev/null || break
 	sleep 0.05
