@@ -2268,27 +2268,42 @@ config_parse_listen(struct parser *p, const struct key_spec *spec,
 	return 0;
 }
 
+/*
+ * A scalar naming one of a fixed set of words: from_string() maps it to a
+ * value >= 0 or fails; `what` (the expected kind), `noun` and `choices`
+ * make the error messages.
+ */
+static int
+parse_word(struct parser *p, const struct key_spec *spec, const struct node *v,
+    int (*from_string)(const char *), const char *what, const char *noun,
+    const char *choices, int *ret)
+{
+	struct shown sh;
+	const char *s;
+	int r;
+
+	s = expect_scalar(p, spec->key, v, what);
+	if (s == NULL)
+		return -EINVAL;
+	r = from_string(s);
+	if (r < 0) {
+		perr(p, v, "'%s': invalid %s '%s' (use %s)", spec->key, noun,
+		    show(&sh, s), choices);
+		return -EINVAL;
+	}
+	*ret = r;
+	return 0;
+}
+
 static int
 config_parse_log_level(struct parser *p, const struct key_spec *spec,
     const struct node *v, void *ctx, const char *where)
 {
 	struct kcm_config *cfg = ctx;
-	struct shown sh;
-	const char *s;
-	int prio;
 
 	(void)where;
-	s = expect_scalar(p, spec->key, v, "a log level");
-	if (s == NULL)
-		return -EINVAL;
-	prio = log_level_from_string(s);
-	if (prio < 0) {
-		perr(p, v, "'%s': invalid level '%s' (use debug, info, warning "
-		    "or error)", spec->key, show(&sh, s));
-		return -EINVAL;
-	}
-	cfg->log_level = prio;
-	return 0;
+	return parse_word(p, spec, v, log_level_from_string, "a log level",
+	    "level", "debug, info, warning or error", &cfg->log_level);
 }
 
 static int
@@ -2296,22 +2311,10 @@ config_parse_log_target(struct parser *p, const struct key_spec *spec,
     const struct node *v, void *ctx, const char *where)
 {
 	struct kcm_config *cfg = ctx;
-	struct shown sh;
-	const char *s;
-	int t;
 
 	(void)where;
-	s = expect_scalar(p, spec->key, v, "a log target");
-	if (s == NULL)
-		return -EINVAL;
-	t = log_target_from_string(s);
-	if (t < 0) {
-		perr(p, v, "'%s': invalid target '%s' (use auto, journal or "
-		    "stderr)", spec->key, show(&sh, s));
-		return -EINVAL;
-	}
-	cfg->log_target = t;
-	return 0;
+	return parse_word(p, spec, v, log_target_from_string, "a log target",
+	    "target", "auto, journal or stderr", &cfg->log_target);
 }
 
 static int
