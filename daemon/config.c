@@ -2660,3 +2660,29 @@ config_errors_print(const struct config_errors *errs, FILE *f)
 		fprintf(f, "%s:%u:%u: %s\n", errs->v[i].file, errs->v[i].line,
 		    errs->v[i].column, errs->v[i].message);
 }
+
+bool
+config_str_equal(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+bool
+config_endpoint_equal(const struct endpoint_config *a,
+    const struct endpoint_config *b)
+{
+	return config_str_equal(a->url, b->url) &&
+	    config_str_equal(a->api_key_file, b->api_key_file) &&
+	    config_str_equal(a->username, b->username) &&
+	    config_str_equal(a->password_file, b->password_file) &&
+	    config_str_equal(a->ca_file, b->ca_file) &&
+	    config_str_equal(a->client_cert_file, b->client_cert_file) &&
+	    config_str_equal(a->client_key_file, b->client_key_file) &&
+	    config_str_equal(a->proxy, b->proxy) &&
+	    a->insecure_skip_verify == b->insecure_skip_verify &&
+	    a->timeout_usec == b->timeout_usec &&
+	    a->max_response_bytes == b->max_response_bytes &&
+	    config_str_equal(a->auth_header, b->auth_header);
+}

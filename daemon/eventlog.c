@@ -11,25 +11,30 @@
  * one small search fetches the newest such document, and one log entry per
  * connector tells what went wrong.
  */
-#include <sys/queue.h>
-
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
-#include <event2/event.h>
-
+#include "config.h"
+#include "engine.h"
 #include "eventlog.h"
 #include "inventory.h"
-#include "kcm.h"
 #include "log.h"
+#include "metrics.h"
 #include "msgid.h"
 
 enum elreq_kind { ELREQ_COUNT, ELREQ_DETAIL };
 
-struct elreq;
-TAILQ_HEAD(elreq_list, elreq);
+struct eventlog_families {
+	struct metric_family	*executions;
+	struct metric_family	*last_execution;
+	struct metric_family	*visible;
+	struct metric_family	*shard_failures;
+	struct metric_family	*window_end;
+	struct metric_family	*errors;
+};
 
 /* One connector's counts in the window, buckets merged by (space, id, type). */
 struct elconn {
@@ -43,57 +48,64 @@ struct elconn {
 };
 
 struct eventlog {
-	struct kcm		*kcm;
-	struct target		*target;
 	const struct target_config *cfg;
+	struct inventory	*inventory;	/* the target's, for names */
+	struct eventlog_families fam;
 	char			*url;		/* <es>/<index>/_search */
-	struct event		*timer;
-	bool			 once;
 
 	bool			 have_start;
 	int64_t			 start_ms;	/* next window's start */
 
 	/* the running poll */
-	bool			 running;
 	int64_t			 win_start, win_end;
 	unsigned		 pages;
-	struct elreq_list	 inflight;
-	unsigned		 outstanding;
-	bool			 failed;	/* some request failed */
 	struct elconn		*conns;
 	size_t			 nconns, capconns;
 
 	enum eventlog_reason	 last_reason;	/* for logging changes only */
-	bool			 started;	/* eventlog_start() ran */
-	bool			 inventory_seen; /* the target ended a cycle */
-	bool			 first_pending;	/* first poll waits for it */
 };
 
-/* Window starts that survive a reload (struct kcm owns the table). */
-struct eventlog_window {
-	char			*key;		/* target \n url \n index */
-	int64_t			 start_ms;
-};
-
-struct eventlog_windows {
-	struct eventlog_window	*v;
-	size_t			 n;
-};
-
+/* One search of a poll (freed by the engine after its callback). */
 struct elreq {
 	struct eventlog		*el;
 	enum elreq_kind		 kind;
 	struct elconn		*conn;		/* detail */
 	char			*body;
-	struct http_call	*call;
-	TAILQ_ENTRY(elreq)	 entry;
 };
+
+static const char *const exec_l[] = { "target", "space", "connector_id",
+    "connector_type_id", "outcome" };
+static const char *const last_l[] = { "target", "space", "connector_id",
+    "outcome" };
+static const char *const target_l[] = { "target" };
+static const char *const err_l[] = { "target", "reason" };
+
+#define FAM(f) offsetof(struct eventlog_families, f)
+static const struct metrics_spec eventlog_specs[] = {
+	{ FAM(executions), "kibana_connector_executions_total",
+	  "Connector executions found in the Kibana event log (event.provider actions), by outcome: success, failure (execute with outcome failure), timeout (execute-timeout). Counted once per event in windows that end settle_delay before the poll.",
+	  METRIC_COUNTER, METRICS_SPEC_LABELS(exec_l), NULL, 0 },
+	{ FAM(last_execution), "kibana_connector_last_execution_timestamp_seconds",
+	  "Time (@timestamp) of the newest execution event counted, by outcome.",
+	  METRIC_GAUGE, METRICS_SPEC_LABELS(last_l), NULL, 0 },
+	{ FAM(visible), "kibana_connector_monitor_event_log_visible",
+	  "1 when the last event-log search really covered event-log shards without failures, else 0 (no privilege, no index, errors).",
+	  METRIC_GAUGE, METRICS_SPEC_LABELS(target_l), NULL, 0 },
+	{ FAM(shard_failures), "kibana_connector_monitor_event_log_shard_failures_total",
+	  "Failed shards reported by event-log searches (_shards.failed).",
+	  METRIC_COUNTER, METRICS_SPEC_LABELS(target_l), NULL, 0 },
+	{ FAM(window_end), "kibana_connector_monitor_event_log_window_end_timestamp_seconds",
+	  "End (exclusive) of the last event-log window that was counted.",
+	  METRIC_GAUGE, METRICS_SPEC_LABELS(target_l), NULL, 0 },
+	{ FAM(errors), "kibana_connector_monitor_event_log_errors_total",
+	  "Event-log searches that could not see the log, by reason.",
+	  METRIC_COUNTER, METRICS_SPEC_LABELS(err_l), NULL, 0 },
+};
+#undef FAM
 
 static const char *const json_headers[] = {
 	"Content-Type: application/json", NULL,
 };
-
-static void poll_finish(struct eventlog *el);
 
 static int64_t
 now_ms(void)
@@ -106,74 +118,6 @@ el_index(const struct eventlog *el)
 {
 	return el->cfg->event_log.index != NULL ? el->cfg->event_log.index :
 	    CONFIG_DEFAULT_EVENT_LOG_INDEX;
-}
-
-void
-eventlog_windows_free(struct eventlog_windows *w)
-{
-	size_t i;
-
-	if (w == NULL)
-		return;
-	for (i = 0; i < w->n; i++)
-		free(w->v[i].key);
-	free(w->v);
-	free(w);
-}
-
-static char *
-window_key(const struct eventlog *el)
-{
-	struct strbuf sb;
-
-	strbuf_init(&sb);
-	strbuf_printf(&sb, "%s\n%s", el->cfg->name, el->url);
-	return strbuf_steal(&sb);
-}
-
-static struct eventlog_window *
-window_find(struct kcm *k, const char *key)
-{
-	struct eventlog_windows *w = k->eventlog_windows;
-	size_t i;
-
-	for (i = 0; w != NULL && i < w->n; i++)
-		if (strcmp(w->v[i].key, key) == 0)
-			return &w->v[i];
-	return NULL;
-}
-
-/* Remembers where the next window starts (best effort on ENOMEM). */
-static void
-window_save(struct eventlog *el)
-{
-	struct eventlog_windows *w = el->kcm->eventlog_windows;
-	struct eventlog_window *e, *n;
-	char *key;
-
-	if (!el->have_start || (key = window_key(el)) == NULL)
-		return;
-	if ((e = window_find(el->kcm, key)) != NULL) {
-		e->start_ms = el->start_ms;
-		free(key);
-		return;
-	}
-	if (w == NULL) {
-		if ((w = calloc(1, sizeof(*w))) == NULL) {
-			free(key);
-			return;
-		}
-		el->kcm->eventlog_windows = w;
-	}
-	n = reallocarray(w->v, w->n + 1, sizeof(*n));
-	if (n == NULL) {
-		free(key);
-		return;
-	}
-	w->v = n;
-	w->v[w->n].key = key;
-	w->v[w->n].start_ms = el->start_ms;
-	w->n++;
 }
 
 static void
@@ -193,8 +137,10 @@ conns_reset(struct eventlog *el)
 }
 
 static void
-elreq_free(struct elreq *r)
+elreq_free(void *arg)
 {
+	struct elreq *r = arg;
+
 	free(r->body);
 	free(r);
 }
@@ -211,39 +157,25 @@ set_zero_series(const char *space, const char *id, const char *name,
 	(void)preconfigured;
 	for (o = 0; o < EVENTLOG__OUTCOMES; o++) {
 		v[4] = eventlog_outcome_to_string(o);
-		metrics_add(el->kcm->fam.executions, v, 0);
+		metrics_add(el->fam.executions, v, 0);
 	}
 }
 
-void
-eventlog_inventory_updated(struct eventlog *el)
-{
-	if (el == NULL || el->target == NULL)
-		return;
-	target_foreach_connector(el->target, set_zero_series, el);
-}
-
-static void poll_start(struct eventlog *el);
-
-/*
- * After each inventory cycle: zero series; the first poll waits for the
- * first cycle so that connector names are known for the log entries.
- */
 static void
-inventory_hook(void *arg)
+eventlog_free(void *arg)
 {
 	struct eventlog *el = arg;
 
-	eventlog_inventory_updated(el);
-	el->inventory_seen = true;
-	if (el->first_pending) {
-		el->first_pending = false;
-		poll_start(el);
-	}
+	if (el == NULL)
+		return;
+	conns_reset(el);
+	free(el->url);
+	free(el);
 }
 
-struct eventlog *
-eventlog_new(struct kcm *k, struct target *t, const struct target_config *cfg)
+static struct eventlog *
+eventlog_new(struct metrics *m, struct inventory *inv,
+    const struct target_config *cfg)
 {
 	struct eventlog *el;
 	struct strbuf sb;
@@ -254,17 +186,17 @@ eventlog_new(struct kcm *k, struct target *t, const struct target_config *cfg)
 	el = calloc(1, sizeof(*el));
 	if (el == NULL)
 		return NULL;
-	el->kcm = k;
-	el->target = t;
+	el->inventory = inv;
 	el->cfg = cfg;
 	el->last_reason = EVENTLOG_OK;
-	TAILQ_INIT(&el->inflight);
 	strbuf_init(&sb);
 	strbuf_puts(&sb, cfg->elasticsearch.url);
 	if (eventlog_search_path(&sb, el_index(el)) < 0 ||
-	    (el->url = strbuf_steal(&sb)) == NULL) {
+	    (el->url = strbuf_steal(&sb)) == NULL ||
+	    metrics_register(m, eventlog_specs, ELEMENTSOF(eventlog_specs),
+	    &el->fam) < 0) {
 		strbuf_free(&sb);
-		free(el);
+		eventlog_free(el);
 		return NULL;
 	}
 	/* Every reason starts at 0, so increase() works from the first one. */
@@ -272,50 +204,18 @@ eventlog_new(struct kcm *k, struct target *t, const struct target_config *cfg)
 		if (i == EVENTLOG_OK)
 			continue;
 		ev[1] = eventlog_reason_to_string(i);
-		metrics_add(k->fam.event_log_errors, ev, 0);
+		metrics_add(el->fam.errors, ev, 0);
 	}
-	metrics_add(k->fam.event_log_shard_failures, tv, 0);
-	{
-		char *key = window_key(el);
-		struct eventlog_window *e = key != NULL ? window_find(k, key) : NULL;
-
-		if (e != NULL) {	/* a reload: continue where we were */
-			el->have_start = true;
-			el->start_ms = e->start_ms;
-		}
-		free(key);
-	}
-	if (t != NULL)
-		target_set_cycle_hook(t, inventory_hook, el);
+	metrics_add(el->fam.shard_failures, tv, 0);
 	return el;
 }
 
-void
-eventlog_free(struct eventlog *el)
-{
-	struct elreq *r;
-
-	if (el == NULL)
-		return;
-	while ((r = TAILQ_FIRST(&el->inflight)) != NULL) {
-		TAILQ_REMOVE(&el->inflight, r, entry);
-		http_call_cancel(r->call);
-		elreq_free(r);
-	}
-	if (el->timer != NULL)
-		event_free(el->timer);
-	if (el->target != NULL)
-		target_set_cycle_hook(el->target, NULL, NULL);
-	conns_reset(el);
-	free(el->url);
-	free(el);
-}
-
-static void request_done(const struct http_response *resp, void *arg);
+static enum engine_result request_done(struct check *c,
+    const struct http_response *resp, enum engine_result res, void *arg);
 
 static int
-submit(struct eventlog *el, enum elreq_kind kind, struct elconn *c,
-    const char *after_key)
+submit(struct check *ck, struct eventlog *el, enum elreq_kind kind,
+    struct elconn *c, const char *after_key)
 {
 	struct http_request req;
 	struct strbuf body;
@@ -346,18 +246,12 @@ submit(struct eventlog *el, enum elreq_kind kind, struct elconn *c,
 	req.body_len = strlen(r->body);
 	req.ep = &el->cfg->elasticsearch;
 	req.headers = json_headers;
-	ret = http_client_submit(el->kcm->http,
-	    el->target != NULL ? target_limiter(el->target) : NULL, &req,
-	    request_done, r, &r->call);
-	if (ret < 0) {
-		elreq_free(r);
-		return ret;
-	}
-	TAILQ_INSERT_TAIL(&el->inflight, r, entry);
-	el->outstanding++;
 	log_debug("POST %s (target %s, event log %s)", el_index(el),
 	    el->cfg->name, kind == ELREQ_COUNT ? "count" : "detail");
-	return 0;
+	ret = check_request(ck, API_EVENT_LOG, &req, request_done, elreq_free, r);
+	if (ret < 0)
+		elreq_free(r);
+	return ret;
 }
 
 /* Logs a change of visibility (and nothing while it stays the same). */
@@ -491,7 +385,7 @@ merge(struct eventlog *el, const struct eventlog_result *res)
 static void
 commit_window(struct eventlog *el)
 {
-	struct kcm_families *f = &el->kcm->fam;
+	struct eventlog_families *f = &el->fam;
 	const char *name = el->cfg->name;
 	const char *tv[1] = { name };
 	size_t i;
@@ -515,8 +409,7 @@ commit_window(struct eventlog *el)
 		}
 	}
 	el->start_ms = el->win_end;
-	window_save(el);
-	metrics_set(f->event_log_window_end, tv, (double)el->win_end / 1000.0);
+	metrics_set(f->window_end, tv, (double)el->win_end / 1000.0);
 }
 
 static int
@@ -537,7 +430,7 @@ cmp_failing(const void *a, const void *b)
 
 /* Detail requests for the connectors that failed in the window. */
 static void
-submit_details(struct eventlog *el)
+submit_details(struct check *ck, struct eventlog *el)
 {
 	struct elconn **v;
 	size_t i, n = 0;
@@ -552,8 +445,8 @@ submit_details(struct eventlog *el)
 	if (n > 1)
 		qsort(v, n, sizeof(*v), cmp_failing);
 	for (i = 0; i < n && i < EVENTLOG_DETAILS_MAX; i++)
-		if (submit(el, ELREQ_DETAIL, v[i], NULL) < 0)
-			el->failed = true;
+		if (submit(ck, el, ELREQ_DETAIL, v[i], NULL) < 0)
+			check_fail(ck, API_EVENT_LOG);
 	if (n > EVENTLOG_DETAILS_MAX) {
 		char more[24];
 		struct log_field f[] = {
@@ -579,8 +472,8 @@ log_failing(struct eventlog *el, const struct elconn *c,
 
 	if (d != NULL && d->action_name != NULL)
 		name = d->action_name;
-	else if (el->target != NULL)
-		name = target_connector_name(el->target, c->space, c->id);
+	else if (el->inventory != NULL)
+		name = inventory_connector_name(el->inventory, c->space, c->id);
 	snprintf(fails, sizeof(fails), "%" PRIu64, c->count[EVENTLOG_FAILURE]);
 	snprintf(touts, sizeof(touts), "%" PRIu64, c->count[EVENTLOG_TIMEOUT]);
 	{
@@ -611,28 +504,25 @@ log_failing(struct eventlog *el, const struct elconn *c,
 	}
 }
 
-static void
-count_done(struct eventlog *el, const struct http_response *resp)
+/* Returns the final verdict of a count search (see check_done_fn). */
+static enum engine_result
+count_done(struct check *ck, struct eventlog *el,
+    const struct http_response *resp, enum engine_result kr)
 {
 	struct eventlog_result res;
-	enum kcm_result kr = kcm_classify(resp);
 	const char *tv[1] = { el->cfg->name };
 	char err[256];
 	long status = resp->result == HTTP_RESULT_OK ? resp->status : 0;
 
 	if (eventlog_parse_count(status, resp->body, resp->body_len, &res,
 	    err, sizeof(err)) < 0) {
-		kcm_account(el->kcm, el->cfg->name, API_EVENT_LOG, kr,
-		    resp->duration_usec);
-		el->failed = true;
-		return;
+		check_fail(ck, API_EVENT_LOG);
+		return kr;
 	}
 	if (res.reason == EVENTLOG_INVALID_RESPONSE && kr == RESULT_OK)
 		kr = RESULT_INVALID_RESPONSE;
-	kcm_account(el->kcm, el->cfg->name, API_EVENT_LOG, kr,
-	    resp->duration_usec);
 	if (res.shards_failed > 0)
-		metrics_add(el->kcm->fam.event_log_shard_failures, tv,
+		metrics_add(el->fam.shard_failures, tv,
 		    (double)res.shards_failed);
 	if (res.reason != EVENTLOG_OK) {
 		const char *ev[2] = { el->cfg->name,
@@ -641,27 +531,27 @@ count_done(struct eventlog *el, const struct http_response *resp)
 		    res.reason == EVENTLOG_TRANSPORT ? resp->error :
 		    res.reason == EVENTLOG_INVALID_RESPONSE ? err : "";
 
-		metrics_add(el->kcm->fam.event_log_errors, ev, 1);
-		metrics_set(el->kcm->fam.event_log_visible, tv, 0);
+		metrics_add(el->fam.errors, ev, 1);
+		metrics_set(el->fam.visible, tv, 0);
 		note_visibility(el, res.reason, status, res.error_type, detail);
-		el->failed = true;
+		check_fail(ck, API_EVENT_LOG);
 		eventlog_result_free(&res);
-		return;
+		return kr;
 	}
 	el->pages++;
 	if (merge(el, &res) < 0) {
 		log_error("out of memory counting the event log of target '%s'",
 		    el->cfg->name);
-		el->failed = true;
+		check_fail(ck, API_EVENT_LOG);
 		eventlog_result_free(&res);
-		return;
+		return kr;
 	}
 	if (res.n >= EVENTLOG_PAGE_SIZE && res.after_key != NULL) {
 		if (el->pages < EVENTLOG_MAX_PAGES) {
-			if (submit(el, ELREQ_COUNT, NULL, res.after_key) < 0)
-				el->failed = true;
+			if (submit(ck, el, ELREQ_COUNT, NULL, res.after_key) < 0)
+				check_fail(ck, API_EVENT_LOG);
 			eventlog_result_free(&res);
-			return;
+			return kr;
 		}
 		log_warning("event log of target '%s': more than %d connector "
 		    "buckets in one window, the rest is not counted",
@@ -670,19 +560,19 @@ count_done(struct eventlog *el, const struct http_response *resp)
 	eventlog_result_free(&res);
 
 	/* Every page is in. */
-	metrics_set(el->kcm->fam.event_log_visible, tv, 1);
+	metrics_set(el->fam.visible, tv, 1);
 	note_visibility(el, EVENTLOG_OK, status, NULL, NULL);
 	commit_window(el);
-	submit_details(el);
+	submit_details(ck, el);
+	return kr;
 }
 
-static void
-detail_done(struct eventlog *el, struct elconn *c,
-    const struct http_response *resp)
+static enum engine_result
+detail_done(struct check *ck, struct eventlog *el, struct elconn *c,
+    const struct http_response *resp, enum engine_result kr)
 {
 	struct eventlog_failure d;
 	enum eventlog_reason reason;
-	enum kcm_result kr = kcm_classify(resp);
 	long status = resp->result == HTTP_RESULT_OK ? resp->status : 0;
 	int r;
 
@@ -690,64 +580,44 @@ detail_done(struct eventlog *el, struct elconn *c,
 	    &d);
 	if (reason == EVENTLOG_INVALID_RESPONSE && kr == RESULT_OK)
 		kr = RESULT_INVALID_RESPONSE;
-	kcm_account(el->kcm, el->cfg->name, API_EVENT_LOG, kr,
-	    resp->duration_usec);
 	if (reason != EVENTLOG_OK)
-		el->failed = true;
+		check_fail(ck, API_EVENT_LOG);
 	log_failing(el, c, r == 0 ? &d : NULL);
 	if (r == 0)
 		eventlog_failure_free(&d);
+	return kr;
 }
 
-static void
-request_done(const struct http_response *resp, void *arg)
+static enum engine_result
+request_done(struct check *ck, const struct http_response *resp,
+    enum engine_result res, void *arg)
 {
 	struct elreq *r = arg;
-	struct eventlog *el = r->el;
 
-	TAILQ_REMOVE(&el->inflight, r, entry);
 	if (r->kind == ELREQ_COUNT)
-		count_done(el, resp);
-	else
-		detail_done(el, r->conn, resp);
-	elreq_free(r);
-	if (--el->outstanding == 0)
-		poll_finish(el);
+		return count_done(ck, r->el, resp, res);
+	return detail_done(ck, r->el, r->conn, resp, res);
 }
 
 static void
-poll_finish(struct eventlog *el)
+eventlog_finish(struct check *ck, void *arg)
 {
-	struct kcm_families *f = &el->kcm->fam;
-	const char *v[2] = { el->cfg->name, kcm_api_to_string(API_EVENT_LOG) };
+	struct eventlog *el = arg;
 
-	metrics_set(f->up, v, el->failed ? 0 : 1);
-	if (!el->failed)
-		metrics_set(f->last_success, v, realtime_seconds());
-	else
-		el->kcm->any_failed = true;
+	(void)ck;
 	conns_reset(el);
-	el->running = false;
-	if (kcm_publish(el->kcm) < 0)
-		log_error("out of memory rendering metrics");
-	if (el->once) {
-		el->once = false;
-		kcm_once_release(el->kcm);
-	}
+	/* Every connector of the inventory has its series, at 0 when idle. */
+	if (el->inventory != NULL)
+		inventory_foreach_connector(el->inventory, set_zero_series, el);
 }
 
 static void
-poll_start(struct eventlog *el)
+eventlog_run(struct check *ck, void *arg)
 {
+	struct eventlog *el = arg;
 	const struct event_log_config *c = &el->cfg->event_log;
 	int64_t now = now_ms(), lookback, start, end;
 
-	el->first_pending = false;	/* the timer came first */
-	if (el->running) {
-		log_warning("event log of target '%s': previous poll still "
-		    "running, skipping this one", el->cfg->name);
-		return;
-	}
 	lookback = (int64_t)(c->lookback_usec / USEC_PER_MSEC);
 	if (eventlog_window(now, el->have_start, el->start_ms, lookback,
 	    (int64_t)(c->settle_delay_usec / USEC_PER_MSEC), &start, &end)) {
@@ -762,60 +632,111 @@ poll_start(struct eventlog *el)
 	}
 	el->start_ms = start;
 	el->have_start = true;
+	el->win_start = start;
 	el->win_end = end;
-	window_save(el);	/* the first start, or a capped one */
-	el->win_start = el->start_ms;
-	if (el->win_end <= el->win_start) {
-		/* Nothing settled yet (lookback shorter than settle_delay). */
-		if (el->once) {
-			el->once = false;
-			kcm_once_release(el->kcm);
-		}
-		return;
-	}
-	el->running = true;
-	el->failed = false;
+	if (el->win_end <= el->win_start)
+		return;	/* nothing settled yet (lookback shorter than settle_delay) */
 	el->pages = 0;
 	conns_reset(el);
-	/* Hold one reference so no completion can end the poll early. */
-	el->outstanding++;
-	if (submit(el, ELREQ_COUNT, NULL, NULL) < 0)
-		el->failed = true;
-	if (--el->outstanding == 0)
-		poll_finish(el);
+	if (submit(ck, el, ELREQ_COUNT, NULL, NULL) < 0)
+		check_fail(ck, API_EVENT_LOG);
+}
+
+/* ---- the check's life across reloads ---------------------------------- */
+
+static bool
+eventlog_same(const void *a, const void *b)
+{
+	const struct eventlog *x = a, *y = b;
+	const struct event_log_config *p = &x->cfg->event_log;
+	const struct event_log_config *q = &y->cfg->event_log;
+
+	return strcmp(x->cfg->name, y->cfg->name) == 0 &&
+	    strcmp(x->url, y->url) == 0 &&
+	    config_endpoint_equal(&x->cfg->elasticsearch, &y->cfg->elasticsearch) &&
+	    p->interval_usec == q->interval_usec &&
+	    p->lookback_usec == q->lookback_usec &&
+	    p->settle_delay_usec == q->settle_delay_usec;
 }
 
 static void
-timer_fired(evutil_socket_t fd, short what, void *arg)
+eventlog_adopt(void *old, void *new)
 {
-	(void)fd;
-	(void)what;
-	poll_start(arg);
+	struct eventlog *o = old, *n = new;
+
+	o->cfg = n->cfg;
+	o->inventory = n->inventory;
 }
 
-int
-eventlog_start(struct eventlog *el, bool once)
+/*
+ * Same Elasticsearch and index, other settings: the next window starts where
+ * the last one ended, so a reload neither counts an event twice nor skips one.
+ */
+static void
+eventlog_inherit(void *new, const void *old)
 {
-	struct timeval tv;
-	uint64_t iv = el->cfg->event_log.interval_usec;
+	struct eventlog *n = new;
+	const struct eventlog *o = old;
 
-	el->once = once;
-	if (once)
-		kcm_once_hold(el->kcm);
-	else {
-		el->timer = event_new(el->kcm->base, -1, EV_PERSIST,
-		    timer_fired, el);
-		if (el->timer == NULL)
-			return -ENOMEM;
-		tv.tv_sec = (time_t)(iv / USEC_PER_SEC);
-		tv.tv_usec = (suseconds_t)(iv % USEC_PER_SEC);
-		if (event_add(el->timer, &tv) < 0)
-			return -EIO;
+	n->have_start = o->have_start;
+	n->start_ms = o->start_ms;
+	n->last_reason = o->last_reason;
+}
+
+static void
+eventlog_retire(void *arg)
+{
+	struct eventlog *el = arg;
+	struct metric_family *const *f = (struct metric_family *const *)&el->fam;
+	const char *match[5] = { el->cfg->name };
+	size_t i;
+
+	for (i = 0; i < sizeof(el->fam) / sizeof(*f); i++)
+		metrics_remove(f[i], match);
+}
+
+static const struct check_ops eventlog_ops = {
+	.kind = "eventlog",
+	.run = eventlog_run,
+	.finish = eventlog_finish,
+	.same = eventlog_same,
+	.adopt = eventlog_adopt,
+	.inherit = eventlog_inherit,
+	.retire = eventlog_retire,
+	.free = eventlog_free,
+};
+
+struct check *
+eventlog_add(struct engine_build *b, struct metrics *m,
+    const struct target_config *cfg, struct check *inventory)
+{
+	struct check_spec spec;
+	struct strbuf key;
+	struct eventlog *el;
+	struct check *c;
+
+	el = eventlog_new(m, inventory != NULL ? check_impl(inventory) : NULL,
+	    cfg);
+	if (el == NULL)
+		return NULL;
+	/* A changed Elasticsearch URL or index is another event log. */
+	strbuf_init(&key);
+	strbuf_printf(&key, "eventlog\n%s\n%s", cfg->name, el->url);
+	if (strbuf_failed(&key)) {
+		eventlog_free(el);
+		return NULL;
 	}
-	el->started = true;
-	if (el->inventory_seen || el->target == NULL)
-		poll_start(el);
-	else
-		el->first_pending = true;
-	return 0;
+	memset(&spec, 0, sizeof(spec));
+	spec.ops = &eventlog_ops;
+	spec.impl = el;
+	spec.key = strbuf_str(&key);
+	spec.target = cfg->name;
+	spec.interval_usec = cfg->event_log.interval_usec;
+	spec.jitter = EVENTLOG_JITTER;
+	spec.first = CHECK_FIRST_NOW;
+	/* The first poll waits for the inventory: names for the log entries. */
+	spec.after = inventory;
+	c = engine_build_add(b, &spec);
+	strbuf_free(&key);
+	return c;
 }

@@ -547,6 +547,22 @@ http_limiter_new(struct http_client *c, unsigned max)
 }
 
 void
+http_limiter_set_max(struct http_limiter *l, unsigned max)
+{
+	static const struct timeval now = { 0, 0 };
+
+	l->max = max > 0 ? max : 1;
+	if (l->active < l->max && !TAILQ_EMPTY(&l->queue))
+		evtimer_add(l->kick, &now);
+}
+
+unsigned
+http_limiter_max(const struct http_limiter *l)
+{
+	return l->max;
+}
+
+void
 http_limiter_free(struct http_limiter *l)
 {
 	if (l == NULL)

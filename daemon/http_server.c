@@ -19,15 +19,15 @@
 #include "config.h"
 #include "expo.h"
 #include "http_server.h"
-#include "kcm.h"
 #include "log.h"
 
 /* Bytes handed to one write(2) while sending a scrape response. */
 #define SCRAPE_MAX_SINGLE_WRITE (1024 * 1024)
 
 struct http_server {
-	struct kcm	*kcm;
 	struct evhttp	*http;
+	http_server_metrics_fn metrics;
+	void		*metrics_arg;
 };
 
 static const char landing_page[] =
@@ -96,7 +96,7 @@ handle(struct evhttp_request *req, void *arg)
 
 	/* /metrics: the cached rendering; never waits on Kibana. */
 	out = evbuffer_new();
-	if (out == NULL || kcm_write_metrics(s->kcm, out) < 0) {
+	if (out == NULL || s->metrics(s->metrics_arg, out) < 0) {
 		if (out != NULL)
 			evbuffer_free(out);
 		evhttp_send_error(req, 500, NULL);
@@ -116,15 +116,17 @@ handle(struct evhttp_request *req, void *arg)
 }
 
 struct http_server *
-http_server_new(struct kcm *k)
+http_server_new(struct event_base *base, http_server_metrics_fn metrics,
+    void *arg)
 {
 	struct http_server *s;
 
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return NULL;
-	s->kcm = k;
-	s->http = evhttp_new(k->base);
+	s->metrics = metrics;
+	s->metrics_arg = arg;
+	s->http = evhttp_new(base);
 	if (s->http == NULL) {
 		free(s);
 		return NULL;

@@ -8,18 +8,17 @@
  * succeeded replaces the previous data, data of failed requests stays as it
  * was (the last good values), and the target's series are rebuilt.
  */
-#include <sys/queue.h>
-
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/event.h>
-
+#include "config.h"
+#include "engine.h"
 #include "inventory.h"
-#include "kcm.h"
 #include "kibana.h"
 #include "log.h"
+#include "metrics.h"
 #include "msgid.h"
 
 /* Kibana's saved-objects paging stops at 10,000 results (100 pages). */
@@ -42,22 +41,26 @@ struct space_state {
 	bool			 rules_failed;
 };
 
-struct treq;
-TAILQ_HEAD(treq_list, treq);
 
 /* The last outcome of one URL path, so failures are logged on change only. */
 struct path_state {
 	char			*path;
-	enum kcm_result		 last;
+	enum engine_result		 last;
 };
 
-struct target {
-	struct kcm		*kcm;
+struct inventory_families {
+	struct metric_family	*connector_info;
+	struct metric_family	*connector_missing_secrets;
+	struct metric_family	*connector_references;
+	struct metric_family	*type_enabled;
+	struct metric_family	*type_enabled_in_license;
+	struct metric_family	*type_enabled_in_config;
+	struct metric_family	*rule_connector_missing;
+};
+
+struct inventory {
 	const struct target_config *cfg;
-	struct http_limiter	*limiter;
-	struct event		*timer;
-	bool			 once;
-	double			 last_ok;	/* end of last all-ok cycle, 0 = never */
+	struct inventory_families fam;
 
 	struct space_state	**spaces;
 	size_t			 nspaces;
@@ -65,11 +68,6 @@ struct target {
 	bool			 have_types;
 
 	/* cycle state */
-	bool			 running;
-	struct treq_list	 inflight;
-	unsigned		 outstanding;
-	bool			 attempted[API__MAX];
-	bool			 failed[API__MAX];
 	struct kibana_connector_type_list new_types;
 	bool			 types_ok;
 	struct kibana_space_list new_spaces;
@@ -82,47 +80,61 @@ struct target {
 	size_t			 nmissing_keys;
 	char			**secrets_keys;		/* sorted "space\nconn" */
 	size_t			 nsecrets_keys;
-
-	target_cycle_fn		 cycle_hook;	/* eventlog.c */
-	void			*cycle_hook_arg;
 };
 
+/* One request of a cycle (freed by the engine after its callback). */
 struct treq {
-	struct target		*t;
-	enum kcm_api		 api;
+	struct inventory	*t;
+	enum engine_api		 api;
 	struct space_state	*sp;		/* connectors, rules */
 	int64_t			 page;		/* rules */
 	char			*path;
 	char			*url;
-	struct http_call	*call;
-	TAILQ_ENTRY(treq)	 entry;
 };
 
-static void cycle_finish(struct target *t);
-static int submit(struct target *t, enum kcm_api api, struct space_state *sp,
-    int64_t page);
+static const char *const info_l[] = { "target", "space", "connector_id",
+    "name", "connector_type_id", "preconfigured", "deprecated",
+    "system_action" };
+static const char *const conn_l[] = { "target", "space", "connector_id" };
+static const char *const type_l[] = { "target", "connector_type_id",
+    "minimum_license_required" };
+static const char *const rule_l[] = { "target", "space", "rule_id",
+    "rule_name", "connector_id" };
 
-const char *
-target_name(const struct target *t)
-{
-	return t->cfg->name;
-}
+#define FAM(f) offsetof(struct inventory_families, f)
+static const struct metrics_spec inventory_specs[] = {
+	{ FAM(connector_info), "kibana_connector_info",
+	  "Connectors Kibana lists, one series per connector and space; preconfigured connectors once with space=\"*\".",
+	  METRIC_GAUGE, METRICS_SPEC_LABELS(info_l), NULL, 0 },
+	{ FAM(connector_missing_secrets), "kibana_connector_missing_secrets",
+	  "1 when Kibana reports the connector's secrets missing (is_missing_secrets), e.g. after an import.",
+	  METRIC_GAUGE, METRICS_SPEC_LABELS(conn_l), NULL, 0 },
+	{ FAM(connector_references), "kibana_connector_references",
+	  "Number of saved objects (rules) referencing the connector (Kibana's referenced_by_count).",
+	  METRIC_GAUGE, METRICS_SPEC_LABELS(conn_l), NULL, 0 },
+	{ FAM(type_enabled), "kibana_connector_type_enabled",
+	  "1 when the connector type can be used (enabled in kibana.yml and by the licence).",
+	  METRIC_GAUGE, METRICS_SPEC_LABELS(type_l), NULL, 0 },
+	{ FAM(type_enabled_in_license), "kibana_connector_type_enabled_in_license",
+	  "1 when the current licence allows the connector type.",
+	  METRIC_GAUGE, METRICS_SPEC_LABELS(type_l), NULL, 0 },
+	{ FAM(type_enabled_in_config), "kibana_connector_type_enabled_in_config",
+	  "1 when xpack.actions.enabledActionTypes allows the connector type.",
+	  METRIC_GAUGE, METRICS_SPEC_LABELS(type_l), NULL, 0 },
+	{ FAM(rule_connector_missing), "kibana_rule_action_connector_missing",
+	  "1 for each rule action whose connector no longer exists in the rule's space.",
+	  METRIC_GAUGE, METRICS_SPEC_LABELS(rule_l), NULL, 0 },
+};
+#undef FAM
 
-const struct target_config *
-target_config(const struct target *t)
-{
-	return t->cfg;
-}
-
-struct http_limiter *
-target_limiter(struct target *t)
-{
-	return t->limiter;
-}
+static int submit(struct check *c, struct inventory *t, enum engine_api api,
+    struct space_state *sp, int64_t page);
+static void submit_space(struct check *c, struct inventory *t,
+    struct space_state *sp);
 
 void
-target_foreach_connector(const struct target *t, target_connector_fn fn,
-    void *arg)
+inventory_foreach_connector(const struct inventory *t,
+    inventory_connector_fn fn, void *arg)
 {
 	size_t i, j;
 
@@ -139,7 +151,7 @@ target_foreach_connector(const struct target *t, target_connector_fn fn,
 }
 
 const char *
-target_connector_name(const struct target *t, const char *space,
+inventory_connector_name(const struct inventory *t, const char *space,
     const char *id)
 {
 	bool pre = strcmp(space, "*") == 0;
@@ -158,13 +170,6 @@ target_connector_name(const struct target *t, const char *space,
 		}
 	}
 	return NULL;
-}
-
-void
-target_set_cycle_hook(struct target *t, target_cycle_fn fn, void *arg)
-{
-	t->cycle_hook = fn;
-	t->cycle_hook_arg = arg;
 }
 
 static void
@@ -192,7 +197,7 @@ space_free(struct space_state *sp)
 }
 
 static struct space_state *
-space_find(struct target *t, const char *id)
+space_find(struct inventory *t, const char *id)
 {
 	size_t i;
 
@@ -203,7 +208,7 @@ space_find(struct target *t, const char *id)
 }
 
 static struct space_state *
-space_add(struct target *t, const char *id)
+space_add(struct inventory *t, const char *id)
 {
 	struct space_state *sp, **n;
 
@@ -230,56 +235,14 @@ keys_free(char **v, size_t n)
 	free(v);
 }
 
-struct target *
-target_new(struct kcm *k, const struct target_config *cfg)
-{
-	struct target *t;
-	size_t i;
-
-	t = calloc(1, sizeof(*t));
-	if (t == NULL)
-		return NULL;
-	t->kcm = k;
-	t->cfg = cfg;
-	TAILQ_INIT(&t->inflight);
-	t->limiter = http_limiter_new(k->http, cfg->max_parallel_requests);
-	if (t->limiter == NULL)
-		goto fail;
-	if (!cfg->spaces_all)
-		for (i = 0; i < cfg->nspaces; i++)
-			if (space_find(t, cfg->spaces[i]) == NULL &&
-			    space_add(t, cfg->spaces[i]) == NULL)
-				goto fail;
-	return t;
-fail:
-	target_free(t);
-	return NULL;
-}
-
 static void
-treq_free(struct treq *r)
+inventory_free(void *arg)
 {
-	free(r->path);
-	free(r->url);
-	free(r);
-}
-
-void
-target_free(struct target *t)
-{
-	struct treq *r;
+	struct inventory *t = arg;
 	size_t i;
 
 	if (t == NULL)
 		return;
-	while ((r = TAILQ_FIRST(&t->inflight)) != NULL) {
-		TAILQ_REMOVE(&t->inflight, r, entry);
-		http_call_cancel(r->call);
-		treq_free(r);
-	}
-	if (t->timer != NULL)
-		event_free(t->timer);
-	http_limiter_free(t->limiter);
 	for (i = 0; i < t->nspaces; i++)
 		space_free(t->spaces[i]);
 	free(t->spaces);
@@ -294,8 +257,42 @@ target_free(struct target *t)
 	free(t);
 }
 
+static struct inventory *
+inventory_new(struct metrics *m, const struct target_config *cfg)
+{
+	struct inventory *t;
+	size_t i;
+
+	t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return NULL;
+	t->cfg = cfg;
+	if (metrics_register(m, inventory_specs, ELEMENTSOF(inventory_specs),
+	    &t->fam) < 0)
+		goto fail;
+	if (!cfg->spaces_all)
+		for (i = 0; i < cfg->nspaces; i++)
+			if (space_find(t, cfg->spaces[i]) == NULL &&
+			    space_add(t, cfg->spaces[i]) == NULL)
+				goto fail;
+	return t;
+fail:
+	inventory_free(t);
+	return NULL;
+}
+
+static void
+treq_free(void *arg)
+{
+	struct treq *r = arg;
+
+	free(r->path);
+	free(r->url);
+	free(r);
+}
+
 static const char *
-api_path(enum kcm_api api)
+api_path(enum engine_api api)
 {
 	switch (api) {
 	case API_SPACES:		return "/api/spaces/space";
@@ -319,11 +316,11 @@ path_cmp(const void *key, const void *elem)
  * Records res as the latest outcome of path; returns the previous one, or
  * RESULT_OK for a path never seen (so a first success logs nothing).
  */
-static enum kcm_result
-path_swap(struct target *t, const char *path, enum kcm_result res)
+static enum engine_result
+path_swap(struct inventory *t, const char *path, enum engine_result res)
 {
 	struct path_state *ps, *n;
-	enum kcm_result prev;
+	enum engine_result prev;
 	size_t lo = 0, hi = t->npaths, mid;
 	char *copy;
 
@@ -361,12 +358,12 @@ path_swap(struct target *t, const char *path, enum kcm_result res)
 
 /* Logs a failed request once per change of state of its path, and recovery. */
 static void
-note_result(struct target *t, struct treq *r, enum kcm_result res,
+note_result(struct inventory *t, struct treq *r, enum engine_result res,
     const struct http_response *resp, const char *detail)
 {
 	char status[16];
 	struct log_field f[5];
-	enum kcm_result prev;
+	enum engine_result prev;
 
 	prev = path_swap(t, r->path, res);
 	if (res == prev)
@@ -374,7 +371,7 @@ note_result(struct target *t, struct treq *r, enum kcm_result res,
 	snprintf(status, sizeof(status), "%ld", resp != NULL ? resp->status : 0L);
 	f[0] = (struct log_field){ "TARGET", t->cfg->name };
 	f[1] = (struct log_field){ "URL_PATH", r->path };
-	f[2] = (struct log_field){ "RESULT", kcm_result_to_string(res) };
+	f[2] = (struct log_field){ "RESULT", engine_result_to_string(res) };
 	f[3] = (struct log_field){ "HTTP_STATUS", status };
 	f[4] = (struct log_field){ "ERROR_MESSAGE", detail };
 
@@ -384,24 +381,22 @@ note_result(struct target *t, struct treq *r, enum kcm_result res,
 	else
 		log_struct(LOG_WARNING, MSGID_TARGET_UNREACHABLE, f, 5,
 		    "request to Kibana target '%s' failed (%s): %s",
-		    t->cfg->name, kcm_result_to_string(res), detail);
+		    t->cfg->name, engine_result_to_string(res), detail);
 }
 
-static void
-request_done(const struct http_response *resp, void *arg)
+static enum engine_result
+request_done(struct check *c, const struct http_response *resp,
+    enum engine_result res, void *arg)
 {
 	struct treq *r = arg;
-	struct target *t = r->t;
+	struct inventory *t = r->t;
 	struct space_state *sp = r->sp;
 	struct kibana_rules_page page;
-	enum kcm_result res;
 	char err[256], detail[512];
 	int64_t pages, p;
 	size_t i;
 	int pr = 0;
 
-	TAILQ_REMOVE(&t->inflight, r, entry);
-	res = kcm_classify(resp);
 	err[0] = '\0';
 	if (res == RESULT_OK) {
 		switch (r->api) {
@@ -450,8 +445,10 @@ request_done(const struct http_response *resp, void *arg)
 				if (pages > RULES_MAX_PAGES)
 					pages = RULES_MAX_PAGES;
 				for (p = 2; p <= pages; p++)
-					if (submit(t, API_RULES, sp, p) < 0)
-						sp->rules_failed = t->failed[API_RULES] = true;
+					if (submit(c, t, API_RULES, sp, p) < 0) {
+						sp->rules_failed = true;
+						check_fail(c, API_RULES);
+					}
 			}
 			kibana_rules_page_free(&page);
 			break;
@@ -463,12 +460,8 @@ request_done(const struct http_response *resp, void *arg)
 		if (pr < 0)
 			res = RESULT_INVALID_RESPONSE;
 	}
-	if (res != RESULT_OK) {
-		t->failed[r->api] = true;
-		if (r->api == API_RULES)
-			sp->rules_failed = true;
-	}
-	kcm_account(t->kcm, t->cfg->name, r->api, res, resp->duration_usec);
+	if (res != RESULT_OK && r->api == API_RULES)
+		sp->rules_failed = true;
 
 	if (res == RESULT_INVALID_RESPONSE && err[0] != '\0')
 		snprintf(detail, sizeof(detail), "unexpected response body: %s", err);
@@ -491,7 +484,7 @@ request_done(const struct http_response *resp, void *arg)
 				if (s == NULL)
 					s = space_add(t, t->new_spaces.ids[i]);
 				if (s == NULL) {
-					t->failed[API_SPACES] = true;
+					check_fail(c, API_SPACES);
 					continue;
 				}
 				s->gone = false;
@@ -500,32 +493,26 @@ request_done(const struct http_response *resp, void *arg)
 		for (i = 0; i < t->nspaces; i++) {
 			if (t->spaces[i]->gone)
 				continue;
-			if (submit(t, API_CONNECTORS, t->spaces[i], 0) < 0)
-				t->failed[API_CONNECTORS] = true;
-			if (submit(t, API_RULES, t->spaces[i], 1) < 0)
-				t->spaces[i]->rules_failed = t->failed[API_RULES] = true;
+			submit_space(c, t, t->spaces[i]);
 		}
 		if (t->nspaces == 0) {
 			/* Never had a space list: nothing else can be polled. */
-			t->attempted[API_CONNECTORS] = t->attempted[API_RULES] = true;
-			t->failed[API_CONNECTORS] = t->failed[API_RULES] = true;
+			check_fail(c, API_CONNECTORS);
+			check_fail(c, API_RULES);
 		}
 	}
-
-	treq_free(r);
-	if (--t->outstanding == 0)
-		cycle_finish(t);
+	return res;
 }
 
 static int
-submit(struct target *t, enum kcm_api api, struct space_state *sp, int64_t page)
+submit(struct check *c, struct inventory *t, enum engine_api api,
+    struct space_state *sp, int64_t page)
 {
 	struct http_request req;
 	struct strbuf path, url;
 	struct treq *r;
 	int ret;
 
-	t->attempted[api] = true;
 	r = calloc(1, sizeof(*r));
 	if (r == NULL)
 		return -ENOMEM;
@@ -552,31 +539,31 @@ submit(struct target *t, enum kcm_api api, struct space_state *sp, int64_t page)
 	req.method = "GET";
 	req.url = r->url;
 	req.ep = &t->cfg->kibana;
-	ret = http_client_submit(t->kcm->http, t->limiter, &req, request_done,
-	    r, &r->call);
-	if (ret < 0) {
-		treq_free(r);
-		return ret;
-	}
-	TAILQ_INSERT_TAIL(&t->inflight, r, entry);
-	t->outstanding++;
 	log_debug("GET %s (target %s)", r->path, t->cfg->name);
-	return 0;
+	ret = check_request(c, api, &req, request_done, treq_free, r);
+	if (ret < 0)
+		treq_free(r);
+	return ret;
+}
+
+/* Connectors and the first page of rules of one space. */
+static void
+submit_space(struct check *c, struct inventory *t, struct space_state *sp)
+{
+	if (submit(c, t, API_CONNECTORS, sp, 0) < 0)
+		check_fail(c, API_CONNECTORS);
+	if (submit(c, t, API_RULES, sp, 1) < 0) {
+		sp->rules_failed = true;
+		check_fail(c, API_RULES);
+	}
 }
 
 static void
-cycle_start(struct target *t)
+inventory_run(struct check *c, void *arg)
 {
+	struct inventory *t = arg;
 	size_t i;
 
-	if (t->running) {
-		log_warning("target '%s': previous poll still running, skipping this one",
-		    t->cfg->name);
-		return;
-	}
-	t->running = true;
-	memset(t->attempted, 0, sizeof(t->attempted));
-	memset(t->failed, 0, sizeof(t->failed));
 	t->types_ok = t->spaces_ok = false;
 	for (i = 0; i < t->nspaces; i++) {
 		struct space_state *sp = t->spaces[i];
@@ -587,24 +574,15 @@ cycle_start(struct target *t)
 		sp->new_rules = NULL;
 		sp->new_nrules = 0;
 	}
-
-	/* Hold one reference so no completion can end the cycle early. */
-	t->outstanding++;
-	if (submit(t, API_CONNECTOR_TYPES, NULL, 0) < 0)
-		t->failed[API_CONNECTOR_TYPES] = true;
+	if (submit(c, t, API_CONNECTOR_TYPES, NULL, 0) < 0)
+		check_fail(c, API_CONNECTOR_TYPES);
 	if (t->cfg->spaces_all) {
-		if (submit(t, API_SPACES, NULL, 0) < 0)
-			t->failed[API_SPACES] = true;
+		if (submit(c, t, API_SPACES, NULL, 0) < 0)
+			check_fail(c, API_SPACES);
 	} else {
-		for (i = 0; i < t->nspaces; i++) {
-			if (submit(t, API_CONNECTORS, t->spaces[i], 0) < 0)
-				t->failed[API_CONNECTORS] = true;
-			if (submit(t, API_RULES, t->spaces[i], 1) < 0)
-				t->spaces[i]->rules_failed = t->failed[API_RULES] = true;
-		}
+		for (i = 0; i < t->nspaces; i++)
+			submit_space(c, t, t->spaces[i]);
 	}
-	if (--t->outstanding == 0)
-		cycle_finish(t);
 }
 
 static int
@@ -688,9 +666,9 @@ boolstr(bool b)
 
 /* Rebuilds every inventory series of the target from its last good data. */
 static void
-rebuild_metrics(struct target *t)
+rebuild_metrics(struct inventory *t)
 {
-	struct kcm_families *f = &t->kcm->fam;
+	struct inventory_families *f = &t->fam;
 	const char *name = t->cfg->name;
 	const char *match[8] = { name, NULL, NULL, NULL, NULL, NULL, NULL, NULL };
 	struct keyset pre = { 0 }, missing = { 0 }, secrets = { 0 };
@@ -837,14 +815,12 @@ rebuild_metrics(struct target *t)
 }
 
 static void
-cycle_finish(struct target *t)
+inventory_finish(struct check *c, void *arg)
 {
-	struct kcm_families *f = &t->kcm->fam;
-	bool all_ok = true;
-	double now = realtime_seconds();
+	struct inventory *t = arg;
 	size_t i, o;
-	unsigned api;
 
+	(void)c;
 	/* Adopt what succeeded; keep the last good data for the rest. */
 	if (t->types_ok) {
 		kibana_connector_type_list_free(&t->types);
@@ -881,34 +857,11 @@ cycle_finish(struct target *t)
 		t->nspaces = o;
 	}
 	kibana_space_list_free(&t->new_spaces);
-
 	rebuild_metrics(t);
-	if (t->cycle_hook != NULL)
-		t->cycle_hook(t->cycle_hook_arg);
-
-	for (api = 0; api < API__MAX; api++) {
-		const char *v[2] = { t->cfg->name, kcm_api_to_string(api) };
-
-		if (!t->attempted[api])
-			continue;
-		metrics_set(f->up, v, t->failed[api] ? 0 : 1);
-		if (t->failed[api])
-			all_ok = false;
-		else
-			metrics_set(f->last_success, v, now);
-	}
-	if (all_ok)
-		t->last_ok = now;
-	t->running = false;
-	kcm_cycle_done(t->kcm, t, all_ok);
-	if (t->once) {
-		t->once = false;	/* one cycle only */
-		kcm_once_release(t->kcm);
-	}
 }
 
 void
-target_summary(const struct target *t, struct target_summary *ret)
+inventory_summary(const struct inventory *t, struct inventory_summary *ret)
 {
 	size_t i, j;
 
@@ -923,35 +876,82 @@ target_summary(const struct target *t, struct target_summary *ret)
 			if (sp->connectors.v[j].missing_secrets)
 				ret->failing++;
 	}
-	ret->last_ok = t->last_ok;
+}
+
+/* ---- the check's life across reloads ---------------------------------- */
+
+static bool
+inventory_same(const void *a, const void *b)
+{
+	const struct target_config *x = ((const struct inventory *)a)->cfg;
+	const struct target_config *y = ((const struct inventory *)b)->cfg;
+	size_t i;
+
+	if (strcmp(x->name, y->name) != 0 ||
+	    !config_endpoint_equal(&x->kibana, &y->kibana) ||
+	    x->spaces_all != y->spaces_all || x->nspaces != y->nspaces ||
+	    x->inventory_interval_usec != y->inventory_interval_usec ||
+	    x->max_parallel_requests != y->max_parallel_requests)
+		return false;
+	for (i = 0; i < x->nspaces; i++)
+		if (strcmp(x->spaces[i], y->spaces[i]) != 0)
+			return false;
+	return true;
 }
 
 static void
-timer_fired(evutil_socket_t fd, short what, void *arg)
+inventory_adopt(void *old, void *new)
 {
-	(void)fd;
-	(void)what;
-	cycle_start(arg);
+	((struct inventory *)old)->cfg = ((struct inventory *)new)->cfg;
 }
 
-int
-target_start(struct target *t, bool once)
+/* The target left the configuration: its inventory series go. */
+static void
+inventory_retire(void *arg)
 {
-	struct timeval tv;
-	uint64_t iv = t->cfg->inventory_interval_usec;
+	struct inventory *t = arg;
+	struct metric_family *const *f = (struct metric_family *const *)&t->fam;
+	const char *match[8] = { t->cfg->name };
+	size_t i;
 
-	t->once = once;
-	if (once)
-		kcm_once_hold(t->kcm);
-	else {
-		t->timer = event_new(t->kcm->base, -1, EV_PERSIST, timer_fired, t);
-		if (t->timer == NULL)
-			return -ENOMEM;
-		tv.tv_sec = (time_t)(iv / USEC_PER_SEC);
-		tv.tv_usec = (suseconds_t)(iv % USEC_PER_SEC);
-		if (event_add(t->timer, &tv) < 0)
-			return -EIO;
+	for (i = 0; i < sizeof(t->fam) / sizeof(*f); i++)
+		metrics_remove(f[i], match);
+}
+
+static const struct check_ops inventory_ops = {
+	.kind = "inventory",
+	.run = inventory_run,
+	.finish = inventory_finish,
+	.same = inventory_same,
+	.adopt = inventory_adopt,
+	.retire = inventory_retire,
+	.free = inventory_free,
+};
+
+struct check *
+inventory_add(struct engine_build *b, struct metrics *m,
+    const struct target_config *cfg)
+{
+	struct check_spec spec;
+	struct strbuf key;
+	struct check *c;
+
+	memset(&spec, 0, sizeof(spec));
+	spec.ops = &inventory_ops;
+	if ((spec.impl = inventory_new(m, cfg)) == NULL)
+		return NULL;
+	strbuf_init(&key);
+	strbuf_printf(&key, "inventory\n%s", cfg->name);
+	if (strbuf_failed(&key)) {
+		inventory_free(spec.impl);
+		return NULL;
 	}
-	cycle_start(t);
-	return 0;
+	spec.key = strbuf_str(&key);
+	spec.target = cfg->name;
+	spec.interval_usec = cfg->inventory_interval_usec;
+	spec.jitter = INVENTORY_JITTER;
+	spec.first = CHECK_FIRST_NOW;
+	c = engine_build_add(b, &spec);
+	strbuf_free(&key);
+	return c;
 }

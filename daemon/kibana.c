@@ -768,35 +768,15 @@ kibana_rules_pages(int64_t total, int64_t per_page)
 	return pages;
 }
 
-static bool
-space_char_plain(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-	    (c >= '0' && c <= '9') || c == '_' || c == '-';
-}
-
 int
 kibana_space_path(struct strbuf *out, const char *space, const char *path)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	const unsigned char *p;
-	char enc[3];
-
 	if (out == NULL || space == NULL || path == NULL || *space == '\0' ||
 	    path[0] != '/')
 		return -EINVAL;
 	if (strcmp(space, "default") != 0) {
 		strbuf_puts(out, "/s/");
-		for (p = (const unsigned char *)space; *p != '\0'; p++) {
-			if (space_char_plain(*p)) {
-				strbuf_putc(out, (char)*p);
-				continue;
-			}
-			enc[0] = '%';
-			enc[1] = hex[*p >> 4];
-			enc[2] = hex[*p & 0xf];
-			strbuf_append(out, enc, sizeof(enc));
-		}
+		strbuf_put_urlencoded(out, space, "_-");
 	}
 	strbuf_puts(out, path);
 	return strbuf_failed(out) ? -ENOMEM : 0;

@@ -18,12 +18,14 @@
 
 #include "config.h"
 #include "http_server.h"
-#include "kcm.h"
+#include "monitor.h"
 #include "log.h"
 #include "msgid.h"
 #include "notify.h"
 
 #define EXIT_CONFIG 2
+/* SIGHUPs closer together than this are one reload. */
+#define RELOAD_MIN_SPACING_USEC	(250 * USEC_PER_MSEC)
 
 static void
 usage(FILE *f)
@@ -90,22 +92,33 @@ libevent_log(int severity, const char *msg)
 	log_struct(prio, NULL, NULL, 0, "libevent: %s", msg);
 }
 
+/* The loop's state, for the signal callbacks. */
+struct daemon {
+	struct event_base	*base;
+	struct monitor		*monitor;
+	const char		*config_path;	/* what SIGHUP re-reads */
+	bool			 config_explicit;
+	struct kcm_config	*cfg;		/* the running configuration */
+	bool			 once;
+	bool			 stopping;
+	struct event		*reload;	/* coalesces a burst of SIGHUPs */
+	uint64_t		 last_reload;	/* monotonic usec, 0 = none */
+};
+
 static void
 on_stop_signal(evutil_socket_t sig, short what, void *arg)
 {
-	struct kcm *k = arg;
+	struct daemon *d = arg;
 
 	(void)what;
+	if (d->stopping)
+		return;		/* a second SIGTERM changes nothing */
+	d->stopping = true;
 	log_struct(LOG_INFO, MSGID_DAEMON_STOPPING, NULL, 0,
 	    "received %s, stopping", strsignal((int)sig));
 	notify_stopping();
-	event_base_loopexit(k->base, NULL);
+	event_base_loopexit(d->base, NULL);
 }
-
-/* What SIGHUP re-reads, and the configuration main() frees at exit. */
-static const char *arg_config_path;
-static bool arg_config_explicit;
-static struct kcm_config **arg_cfgp;
 
 static bool
 listen_changed(const struct kcm_config *a, const struct kcm_config *b)
@@ -148,57 +161,100 @@ log_rejected(const struct config_errors *errs, const char *path, int r)
 }
 
 /*
- * SIGHUP: RELOADING=1, load the configuration and its secret files
- * all-or-nothing, swap on success, keep the old one otherwise; READY=1
- * either way.
+ * The reload: RELOADING=1, load the configuration and its secret files
+ * all-or-nothing, build the new checks and carry the running ones (the
+ * monitor), keep the old configuration on any error; READY=1 either way.
  */
 static void
-on_hup(evutil_socket_t sig, short what, void *arg)
+reload_fired(evutil_socket_t fd, short what, void *arg)
 {
-	struct kcm *k = arg;
+	struct daemon *d = arg;
 	struct config_errors errs = { 0 };
-	struct kcm_config *cfg = NULL, *old = *arg_cfgp;
+	struct kcm_config *cfg = NULL, *old = d->cfg;
 	char status[256];
 	int r;
 
-	(void)sig;
+	(void)fd;
 	(void)what;
-	if (k->once) {
-		log_warning("SIGHUP ignored with --once");
+	if (d->stopping)
 		return;
-	}
+	d->last_reload = now_usec();
 	notify_reloading();
-	log_info("received SIGHUP, reloading the configuration from %s",
-	    arg_config_path);
-	if (!arg_config_explicit && access(arg_config_path, F_OK) < 0 &&
+	log_debug("reloading the configuration from %s", d->config_path);
+	if (!d->config_explicit && access(d->config_path, F_OK) < 0 &&
 	    errno == ENOENT)
 		r = config_default(&cfg);
 	else
-		r = config_load(arg_config_path, &cfg, &errs);
+		r = config_load(d->config_path, &cfg, &errs);
 	if (r < 0) {
-		log_rejected(&errs, arg_config_path, r);
-		kcm_reload_rejected(k);
+		log_rejected(&errs, d->config_path, r);
+		monitor_reload_rejected(d->monitor);
 	} else {
 		if (listen_changed(old, cfg))
 			log_warning("'listen' changed: the listener is not re-bound on reload, restart the service to apply it");
-		r = kcm_reload(k, cfg);
+		r = monitor_reload(d->monitor, cfg);
 		if (r < 0) {
-			log_rejected(&errs, arg_config_path, r);
+			log_rejected(&errs, d->config_path, r);
 			config_free(cfg);
 		} else {
-			*arg_cfgp = cfg;
+			d->cfg = cfg;
 			config_free(old);
 			log_set_level(cfg->log_level);
 			log_set_target(cfg->log_target);
 			log_struct(LOG_INFO, MSGID_CONFIG_LOADED,
-			    (struct log_field[]){ { "CONFIG_FILE", arg_config_path } }, 1,
+			    (struct log_field[]){ { "CONFIG_FILE", d->config_path } }, 1,
 			    "configuration reloaded from %s: %zu target(s)",
-			    arg_config_path, cfg->ntargets);
+			    d->config_path, cfg->ntargets);
 		}
 	}
 	config_errors_free(&errs);
-	kcm_status(k, status, sizeof(status));
+	monitor_status(d->monitor, status, sizeof(status));
 	notify_ready(status);
+}
+
+/*
+ * SIGHUP: schedule one reload.  SIGHUPs that arrive while one is pending
+ * are absorbed, and reloads are at least RELOAD_MIN_SPACING_USEC apart, so
+ * a burst of signals costs one or two reloads.
+ */
+static void
+on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+	struct timeval tv;
+	uint64_t now = now_usec(), wait = 0;
+
+	(void)sig;
+	(void)what;
+	if (d->once) {
+		log_warning("SIGHUP ignored with --once");
+		return;
+	}
+	if (d->stopping || evtimer_pending(d->reload, NULL))
+		return;
+	if (d->last_reload != 0 && now - d->last_reload < RELOAD_MIN_SPACING_USEC)
+		wait = RELOAD_MIN_SPACING_USEC - (now - d->last_reload);
+	usec_to_timeval(wait, &tv);
+	evtimer_add(d->reload, &tv);
+}
+
+/*
+ * Signal dispositions around the loop.  SIGTERM, SIGINT and SIGHUP are
+ * ignored before libevent installs its handlers, so that libevent restores
+ * "ignore" (not "terminate") when the handlers are freed at shutdown: a
+ * signal during teardown never kills the daemon or changes its exit
+ * status.  SIGHUP is also blocked from the start until the daemon is ready;
+ * a blocked signal stays pending even while ignored, and is delivered to
+ * libevent's handler once unblocked.
+ */
+static void
+signals_hold_hup(bool hold)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(hold ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
 }
 
 /* Loads the configuration; returns 0, or an exit code. */
@@ -247,12 +303,17 @@ main(int argc, char *argv[])
 	struct event *sig_term = NULL, *sig_int = NULL, *sig_hup = NULL;
 	struct http_server *server = NULL;
 	struct notify *notify = NULL;
+	struct daemon d;
 	char status[256];
 	uint64_t wd_usec = 0;
-	struct kcm k;
 	struct strbuf out;
 	size_t i;
 	int c, r, ret = 1;
+
+	/* A SIGHUP before the daemon is ready waits for it (see above). */
+	signals_hold_hup(true);
+	signal(SIGHUP, SIG_IGN);
+	memset(&d, 0, sizeof(d));
 
 	while ((c = getopt_long(argc, argv, "c:tVh", opts, NULL)) != -1) {
 		switch (c) {
@@ -296,10 +357,14 @@ main(int argc, char *argv[])
 	}
 	log_set_level(cfg->log_level);
 	log_set_target(cfg->log_target);
-	arg_config_path = path;
-	arg_config_explicit = explicit_path;
-	arg_cfgp = &cfg;
-	if (builtin)
+	d.config_path = path;
+	d.config_explicit = explicit_path;
+	d.once = once;
+	if (builtin && once)
+		log_struct(LOG_INFO, MSGID_CONFIG_LOADED, NULL, 0,
+		    "no configuration file at %s; running on built-in defaults: target '%s' at %s",
+		    path, cfg->targets[0].name, cfg->targets[0].kibana.url);
+	else if (builtin)
 		log_struct(LOG_INFO, MSGID_CONFIG_LOADED, NULL, 0,
 		    "no configuration file at %s; running on built-in defaults: target '%s' at %s, listening on %s:%u",
 		    path, cfg->targets[0].name, cfg->targets[0].kibana.url,
@@ -327,22 +392,28 @@ main(int argc, char *argv[])
 		log_error("cannot create the event loop");
 		goto out_curl;
 	}
-	if ((r = kcm_init(&k, base, cfg, once)) < 0) {
-		log_error("cannot initialise: %s", strerror(-r));
+	d.base = base;
+	d.cfg = cfg;
+	if ((d.monitor = monitor_new(base, cfg, once)) == NULL) {
+		log_error("cannot initialise: out of memory");
 		goto out_kcm;
 	}
 	if (!once) {
-		server = http_server_new(&k);
+		server = http_server_new(base, monitor_write_metrics, d.monitor);
 		if (server == NULL ||
 		    http_server_listen(server, cfg->listen, cfg->nlisten) < 0)
 			goto out_kcm;
 	}
-	sig_term = evsignal_new(base, SIGTERM, on_stop_signal, &k);
-	sig_int = evsignal_new(base, SIGINT, on_stop_signal, &k);
-	sig_hup = evsignal_new(base, SIGHUP, on_hup, &k);
-	if (sig_term == NULL || sig_int == NULL || sig_hup == NULL ||
-	    evsignal_add(sig_term, NULL) < 0 || evsignal_add(sig_int, NULL) < 0 ||
-	    evsignal_add(sig_hup, NULL) < 0) {
+	/* libevent remembers "ignore" and restores it when the events go. */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	d.reload = evtimer_new(base, reload_fired, &d);
+	sig_term = evsignal_new(base, SIGTERM, on_stop_signal, &d);
+	sig_int = evsignal_new(base, SIGINT, on_stop_signal, &d);
+	sig_hup = evsignal_new(base, SIGHUP, on_hup, &d);
+	if (d.reload == NULL || sig_term == NULL || sig_int == NULL ||
+	    sig_hup == NULL || evsignal_add(sig_term, NULL) < 0 ||
+	    evsignal_add(sig_int, NULL) < 0 || evsignal_add(sig_hup, NULL) < 0) {
 		log_error("cannot install signal handlers");
 		goto out_kcm;
 	}
@@ -358,10 +429,12 @@ main(int argc, char *argv[])
 			log_debug("watchdog enabled: WATCHDOG=1 every %llu ms",
 			    (unsigned long long)(wd_usec / 2000));
 		/* Configuration loaded and listener bound: ready to be scraped. */
-		kcm_status(&k, status, sizeof(status));
+		monitor_status(d.monitor, status, sizeof(status));
 		notify_ready(status);
 	}
-	if ((r = kcm_start(&k)) < 0) {
+	/* Ready: a SIGHUP that came during start-up is delivered now. */
+	signals_hold_hup(false);
+	if ((r = monitor_start(d.monitor)) < 0) {
 		log_error("cannot start polling: %s", strerror(-r));
 		goto out_kcm;
 	}
@@ -372,19 +445,21 @@ main(int argc, char *argv[])
 
 	if (once) {
 		strbuf_init(&out);
-		if (kcm_render_all(&k, &out) < 0 ||
+		if (monitor_render_all(d.monitor, &out) < 0 ||
 		    fwrite(strbuf_str(&out), 1, out.len, stdout) != out.len ||
 		    fflush(stdout) != 0) {
 			strbuf_free(&out);
 			goto out_kcm;
 		}
 		strbuf_free(&out);
-		ret = k.any_failed ? 1 : 0;
+		ret = monitor_any_failed(d.monitor) ? 1 : 0;
 	} else {
 		ret = 0;
 	}
 
 out_kcm:
+	if (d.reload != NULL)
+		event_free(d.reload);
 	if (sig_term != NULL)
 		event_free(sig_term);
 	if (sig_int != NULL)
@@ -393,12 +468,12 @@ out_kcm:
 		event_free(sig_hup);
 	notify_free(notify);
 	http_server_free(server);
-	kcm_fini(&k);
+	monitor_free(d.monitor);
 	event_base_free(base);
 out_curl:
 	curl_global_cleanup();
 out:
-	config_free(cfg);
+	config_free(d.cfg != NULL ? d.cfg : cfg);
 	/* Flush the journal queue, but never wait long for journald. */
 	log_fini(500 * UINT64_C(1000));
 	return ret;

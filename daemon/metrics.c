@@ -837,3 +837,20 @@ metrics_remove_label(struct metrics *m, const char *label, const char *value)
 	}
 	return removed;
 }
+
+int
+metrics_register(struct metrics *m, const struct metrics_spec *v, size_t n,
+    void *fams)
+{
+	struct metric_family **slot;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		slot = (struct metric_family **)((char *)fams + v[i].offset);
+		*slot = metrics_family(m, v[i].name, v[i].help, v[i].type,
+		    v[i].labels, v[i].nlabels, v[i].buckets, v[i].nbuckets);
+		if (*slot == NULL)
+			return -ENOMEM;
+	}
+	return 0;
+}

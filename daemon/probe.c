@@ -1,58 +1,74 @@
 /*
  * probe.c: synthetic test executions of configured connectors.
  *
- * Each probe owns a one-shot timer.  The first run comes at a uniformly
- * random offset in [0, interval), so a restart never fires every probe at
- * once; each later run is scheduled when the previous timer fires, one
- * interval on (plus or minus up to 10% jitter), so a slow run does not
- * shift the cadence.  A timer that fires while the previous run is still
- * in flight is skipped: one probe never overlaps itself.  There are no
+ * A probe is a check of the engine (engine.h): the first run comes at a
+ * uniformly random offset in [0, interval), so a restart never fires every
+ * probe at once; later runs every interval (plus or minus up to 10%
+ * jitter).  The engine never overlaps two runs of a probe.  There are no
  * retries: a failed run is reported, the next comes at the next interval.
  *
  * Safety: the URL is built once, in probe_new(), from the probe's own
  * configuration (target URL, space, connector id).  Nothing that Kibana
  * sends can make the daemon execute another connector.
  */
-#include <sys/random.h>
-
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
-#include <event2/event.h>
 #include <jansson.h>
 
 #include "config.h"
+#include "engine.h"
 #include "http_client.h"
 #include "inventory.h"
-#include "kcm.h"
 #include "kibana.h"
 #include "log.h"
+#include "metrics.h"
 #include "msgid.h"
 #include "probe.h"
 
-#define PROBE_JITTER	0.10	/* later runs: interval +- 10% */
+struct probe_families {
+	struct metric_family	*success;
+	struct metric_family	*duration;
+	struct metric_family	*last_run;
+	struct metric_family	*runs;
+};
 
 struct probe {
-	struct kcm		*kcm;
 	const struct probe_config *cfg;
-	struct target		*target;
+	const struct target_config *tcfg;
+	struct inventory	*inventory;	/* the target's, for names */
+	struct probe_families	 fam;
 	struct endpoint_config	 ep;	/* the target's, with the probe's timeout */
 	char			*url;
 	char			*path;	/* for debug logs */
-	struct event		*timer;
-	struct http_call	*call;	/* non-NULL while a run is in flight */
-	bool			 once;
 
 	/* last run */
 	bool			 have_result;
 	enum probe_result	 last;
-	bool			 exchange_ok;	/* kcm_account's RESULT_OK */
 };
 
-static void timer_fired(evutil_socket_t fd, short what, void *arg);
+static const char *const probe_l[] = { "target", "space", "connector_id" };
+static const char *const probe_run_l[] = { "target", "space", "connector_id",
+    "result" };
+
+#define FAM(f) offsetof(struct probe_families, f)
+static const struct metrics_spec probe_specs[] = {
+	{ FAM(success), "kibana_connector_probe_success",
+	  "1 when the last synthetic test execution (_execute) of the connector succeeded (status ok), else 0.",
+	  METRIC_GAUGE, METRICS_SPEC_LABELS(probe_l), NULL, 0 },
+	{ FAM(duration), "kibana_connector_probe_duration_seconds",
+	  "Duration of the last synthetic test execution of the connector.",
+	  METRIC_GAUGE, METRICS_SPEC_LABELS(probe_l), NULL, 0 },
+	{ FAM(last_run), "kibana_connector_probe_last_run_timestamp_seconds",
+	  "End of the last synthetic test execution of the connector.",
+	  METRIC_GAUGE, METRICS_SPEC_LABELS(probe_l), NULL, 0 },
+	{ FAM(runs), "kibana_connector_probe_runs_total",
+	  "Synthetic test executions of the connector, by result (ok, connector_error, not_found, forbidden, bad_request, http_error, timeout, transport, invalid_response).",
+	  METRIC_COUNTER, METRICS_SPEC_LABELS(probe_run_l), NULL, 0 },
+};
+#undef FAM
 
 const char *
 probe_result_to_string(enum probe_result r)
@@ -154,133 +170,43 @@ probe_classify(const struct http_response *resp, struct probe_details *ret)
 	return r;
 }
 
-/* ---- randomness --------------------------------------------------------- */
-
-/* splitmix64, seeded once from getrandom(): schedules, not secrets. */
-static uint64_t
-rng_next(void)
-{
-	static uint64_t state;
-	static bool seeded;
-	uint64_t z;
-
-	if (!seeded) {
-		if (getrandom(&state, sizeof(state), GRND_NONBLOCK) !=
-		    (ssize_t)sizeof(state))
-			state = now_usec() ^ ((uint64_t)getpid() << 32) ^
-			    (uint64_t)time(NULL);
-		seeded = true;
-	}
-	z = (state += UINT64_C(0x9e3779b97f4a7c15));
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
-}
-
-/* Uniform in [0, 1). */
-static double
-rng_unit(void)
-{
-	return (double)(rng_next() >> 11) * (1.0 / 9007199254740992.0);
-}
-
-static bool
-cfg_has_probe(const struct kcm_config *cfg, const struct probe_config *pc)
-{
-	size_t i;
-
-	for (i = 0; i < cfg->nprobes; i++)
-		if (strcmp(cfg->probes[i].target, pc->target) == 0 &&
-		    strcmp(cfg->probes[i].space, pc->space) == 0 &&
-		    strcmp(cfg->probes[i].connector_id, pc->connector_id) == 0)
-			return true;
-	return false;
-}
-
-static bool
-cfg_target_has_probes(const struct kcm_config *cfg, const char *target)
-{
-	size_t i;
-
-	for (i = 0; i < cfg->nprobes; i++)
-		if (strcmp(cfg->probes[i].target, target) == 0)
-			return true;
-	return false;
-}
-
-void
-probe_prune_series(struct kcm *k, const struct kcm_config *old,
-    const struct kcm_config *cfg)
-{
-	struct kcm_families *f = &k->fam;
-	size_t i;
-
-	for (i = 0; i < old->nprobes; i++) {
-		const struct probe_config *pc = &old->probes[i];
-		const char *m[4] = { pc->target, pc->space, pc->connector_id,
-		    NULL };
-
-		if (!cfg_has_probe(cfg, pc)) {
-			metrics_remove(f->probe_success, m);
-			metrics_remove(f->probe_duration, m);
-			metrics_remove(f->probe_last_run, m);
-			metrics_remove(f->probe_runs, m);
-		}
-		if (!cfg_target_has_probes(cfg, pc->target)) {
-			const char *u[2] = { pc->target, "execute" };
-
-			metrics_remove(f->up, u);
-			metrics_remove(f->last_success, u);
-		}
-	}
-}
-
 /* ---- the probe ----------------------------------------------------------- */
 
-/* Percent-encodes everything but RFC 3986 unreserved characters. */
 static void
-url_encode(struct strbuf *out, const char *s)
+probe_free(void *arg)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	const unsigned char *p;
+	struct probe *p = arg;
 
-	for (p = (const unsigned char *)s; *p != '\0'; p++) {
-		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' ||
-		    *p == '_' || *p == '~')
-			strbuf_putc(out, (char)*p);
-		else {
-			strbuf_putc(out, '%');
-			strbuf_putc(out, hex[*p >> 4]);
-			strbuf_putc(out, hex[*p & 15]);
-		}
-	}
+	if (p == NULL)
+		return;
+	free(p->url);
+	free(p->path);
+	free(p);
 }
 
-struct probe *
-probe_new(struct kcm *k, const struct probe_config *cfg)
+static struct probe *
+probe_new(struct metrics *m, const struct probe_config *cfg,
+    const struct target_config *tcfg, struct inventory *inv)
 {
 	struct strbuf api, path, url;
 	struct probe *p;
 	const char *v[4];
 	unsigned i;
 
-	if (cfg->target_index >= k->ntargets)
-		return NULL;
 	p = calloc(1, sizeof(*p));
 	if (p == NULL)
 		return NULL;
-	p->kcm = k;
 	p->cfg = cfg;
-	p->target = k->targets[cfg->target_index];
-	p->ep = target_config(p->target)->kibana;	/* pointers borrowed */
+	p->tcfg = tcfg;
+	p->inventory = inv;
+	p->ep = tcfg->kibana;	/* pointers borrowed */
 	p->ep.timeout_usec = cfg->timeout_usec;
 
 	strbuf_init(&api);
 	strbuf_init(&path);
 	strbuf_init(&url);
 	strbuf_puts(&api, "/api/actions/connector/");
-	url_encode(&api, cfg->connector_id);
+	strbuf_put_urlencoded(&api, cfg->connector_id, "-._~");
 	strbuf_puts(&api, "/_execute");
 	if (strbuf_failed(&api) ||
 	    kibana_space_path(&path, cfg->space, strbuf_str(&api)) < 0)
@@ -288,13 +214,13 @@ probe_new(struct kcm *k, const struct probe_config *cfg)
 	strbuf_printf(&url, "%s%s", p->ep.url, strbuf_str(&path));
 	p->path = strbuf_steal(&path);
 	p->url = strbuf_steal(&url);
-	if (p->path == NULL || p->url == NULL)
-		goto fail;
 	strbuf_free(&api);
-
-	p->timer = evtimer_new(k->base, timer_fired, p);
-	if (p->timer == NULL)
-		goto fail2;
+	if (p->path == NULL || p->url == NULL ||
+	    metrics_register(m, probe_specs, ELEMENTSOF(probe_specs),
+	    &p->fam) < 0) {
+		probe_free(p);
+		return NULL;
+	}
 
 	/* Every result starts at 0, so increase() works from the first run. */
 	v[0] = cfg->target;
@@ -302,43 +228,18 @@ probe_new(struct kcm *k, const struct probe_config *cfg)
 	v[2] = cfg->connector_id;
 	for (i = 0; i < PROBE__MAX; i++) {
 		v[3] = probe_result_to_string(i);
-		if (metrics_add(k->fam.probe_runs, v, 0) < 0)
-			goto fail2;
+		if (metrics_add(p->fam.runs, v, 0) < 0) {
+			probe_free(p);
+			return NULL;
+		}
 	}
 	return p;
 fail:
 	strbuf_free(&api);
 	strbuf_free(&path);
 	strbuf_free(&url);
-fail2:
 	probe_free(p);
 	return NULL;
-}
-
-void
-probe_free(struct probe *p)
-{
-	if (p == NULL)
-		return;
-	if (p->call != NULL)
-		http_call_cancel(p->call);
-	if (p->timer != NULL)
-		event_free(p->timer);
-	free(p->url);
-	free(p->path);
-	free(p);
-}
-
-static void
-schedule(struct probe *p, uint64_t delay_usec)
-{
-	struct timeval tv;
-
-	tv.tv_sec = (time_t)(delay_usec / USEC_PER_SEC);
-	tv.tv_usec = (suseconds_t)(delay_usec % USEC_PER_SEC);
-	if (event_add(p->timer, &tv) < 0)
-		log_error("probe of connector '%s': cannot schedule the next run",
-		    p->cfg->connector_id);
 }
 
 static const char *
@@ -346,10 +247,12 @@ connector_name(struct probe *p)
 {
 	const char *name;
 
-	name = target_connector_name(p->target, p->cfg->space,
+	if (p->inventory == NULL)
+		return NULL;
+	name = inventory_connector_name(p->inventory, p->cfg->space,
 	    p->cfg->connector_id);
 	if (name == NULL)
-		name = target_connector_name(p->target, "*",
+		name = inventory_connector_name(p->inventory, "*",
 		    p->cfg->connector_id);
 	return name;
 }
@@ -392,53 +295,27 @@ note_result(struct probe *p, enum probe_result r,
 		    resp->result != HTTP_RESULT_OK ? resp->error : status);
 }
 
-/* up{api="execute"}: every probe of the target that ran had a good exchange. */
-static void
-update_up(struct probe *p)
-{
-	struct kcm *k = p->kcm;
-	const char *v[2] = { p->cfg->target, kcm_api_to_string(API_EXECUTE) };
-	bool up = true;
-	size_t i;
-
-	for (i = 0; i < k->nprobes; i++) {
-		struct probe *o = k->probes[i];
-
-		if (o != NULL && o->cfg->target_index == p->cfg->target_index &&
-		    o->have_result && !o->exchange_ok)
-			up = false;
-	}
-	metrics_set(k->fam.up, v, up ? 1 : 0);
-	if (up && p->exchange_ok)
-		metrics_set(k->fam.last_success, v, realtime_seconds());
-}
-
-static void
-run_done(const struct http_response *resp, void *arg)
+static enum engine_result
+run_done(struct check *ck, const struct http_response *resp,
+    enum engine_result kr, void *arg)
 {
 	struct probe *p = arg;
-	struct kcm *k = p->kcm;
-	struct kcm_families *f = &k->fam;
 	const struct probe_config *c = p->cfg;
 	const char *v[4] = { c->target, c->space, c->connector_id, NULL };
 	struct probe_details d;
 	enum probe_result r;
-	enum kcm_result kr;
 
-	p->call = NULL;
+	(void)ck;
 	r = probe_classify(resp, &d);
-	kr = kcm_classify(resp);
 	if (kr == RESULT_OK && r == PROBE_INVALID_RESPONSE)
 		kr = RESULT_INVALID_RESPONSE;
-	kcm_account(k, c->target, API_EXECUTE, kr, resp->duration_usec);
-	p->exchange_ok = kr == RESULT_OK;
 
-	metrics_set(f->probe_success, v, r == PROBE_OK ? 1 : 0);
-	metrics_set(f->probe_duration, v,
+	metrics_set(p->fam.success, v, r == PROBE_OK ? 1 : 0);
+	metrics_set(p->fam.duration, v,
 	    (double)resp->duration_usec / (double)USEC_PER_SEC);
-	metrics_set(f->probe_last_run, v, realtime_seconds());
+	metrics_set(p->fam.last_run, v, realtime_seconds());
 	v[3] = probe_result_to_string(r);
-	metrics_add(f->probe_runs, v, 1);
+	metrics_add(p->fam.runs, v, 1);
 
 	log_debug("POST %s (target %s): %s, HTTP %ld", p->path, c->target,
 	    probe_result_to_string(r), resp->status);
@@ -446,39 +323,27 @@ run_done(const struct http_response *resp, void *arg)
 	probe_details_free(&d);
 	p->have_result = true;
 	p->last = r;
-	update_up(p);
-
-	if (kcm_publish(k) < 0)
-		log_error("out of memory rendering metrics; serving the previous rendering");
-	if (p->once) {
-		p->once = false;
-		kcm_once_release(k);
-	}
+	return kr;
 }
 
-/* Starts a run; false when none was started (and nothing is pending). */
-static bool
-run(struct probe *p)
+static void
+probe_run(struct check *ck, void *arg)
 {
 	static const char *const headers[] = {
 		"kbn-xsrf: kibana-connector-monitor",
 		"Content-Type: application/json",
 		NULL,
 	};
+	struct probe *p = arg;
 	const struct probe_config *c = p->cfg;
 	struct http_request req;
 	int r;
 
-	if (p->call != NULL) {
-		log_debug("probe of connector '%s' in space '%s' of target '%s': previous run still in flight, skipping this one",
-		    c->connector_id, c->space, c->target);
-		return false;
-	}
 	/* Only the configured connector, never an empty id (the list route). */
 	if (c->connector_id == NULL || c->connector_id[0] == '\0' ||
 	    c->body == NULL) {
 		log_error("probe without connector id or params refused");
-		return false;
+		return;
 	}
 	memset(&req, 0, sizeof(req));
 	req.method = "POST";
@@ -487,103 +352,100 @@ run(struct probe *p)
 	req.body_len = strlen(c->body);
 	req.ep = &p->ep;
 	req.headers = headers;
-	r = http_client_submit(p->kcm->http, target_limiter(p->target), &req,
-	    run_done, p, &p->call);
-	if (r < 0) {
-		p->call = NULL;
+	log_debug("POST %s (target %s)", p->path, c->target);
+	r = check_request(ck, API_EXECUTE, &req, run_done, NULL, p);
+	if (r < 0)
 		log_error("probe of connector '%s' in space '%s' of target '%s': cannot start the request: %s",
 		    c->connector_id, c->space, c->target, strerror(-r));
-		return false;
-	}
-	log_debug("POST %s (target %s)", p->path, c->target);
-	return true;
-}
-
-/*
- * Tests only: KCM_TEST_PROBE_INTERVAL_SCALE (a factor in (0, 1]) shrinks
- * every probe interval and first-run offset, so the integration tests can
- * watch several runs of a probe whose configured interval is the minimum
- * of one minute.  Undocumented for operators; timeouts are not scaled.
- */
-static double
-interval_scale(void)
-{
-	const char *s = getenv("KCM_TEST_PROBE_INTERVAL_SCALE");
-	char *end;
-	double d;
-
-	if (s == NULL || *s == '\0')
-		return 1.0;
-	d = strtod(s, &end);
-	if (*end != '\0' || !(d > 0.0) || d > 1.0)
-		return 1.0;
-	return d;
-}
-
-/* Says loudly, once, that the test hook is active. */
-static void
-interval_scale_warn(void)
-{
-	static bool warned;
-
-	if (warned || interval_scale() == 1.0)
-		return;
-	warned = true;
-	log_warning("KCM_TEST_PROBE_INTERVAL_SCALE=%s is set: probe intervals are "
-	    "shortened for testing and connectors are executed more often than "
-	    "configured; unset it outside tests",
-	    getenv("KCM_TEST_PROBE_INTERVAL_SCALE"));
-}
-
-static uint64_t
-jittered(uint64_t interval)
-{
-	double j = (rng_unit() * 2.0 - 1.0) * PROBE_JITTER;
-
-	interval_scale_warn();
-	return (uint64_t)((double)interval * interval_scale() * (1.0 + j));
 }
 
 static void
-timer_fired(evutil_socket_t fd, short what, void *arg)
+probe_finish(struct check *ck, void *arg)
+{
+	(void)ck;
+	(void)arg;
+}
+
+/* ---- the check's life across reloads ---------------------------------- */
+
+static bool
+probe_same(const void *a, const void *b)
+{
+	const struct probe *x = a, *y = b;
+
+	return strcmp(x->url, y->url) == 0 &&
+	    strcmp(x->cfg->body, y->cfg->body) == 0 &&
+	    x->cfg->interval_usec == y->cfg->interval_usec &&
+	    x->cfg->timeout_usec == y->cfg->timeout_usec &&
+	    config_endpoint_equal(&x->tcfg->kibana, &y->tcfg->kibana);
+}
+
+static void
+probe_adopt(void *old, void *new)
+{
+	struct probe *o = old, *n = new;
+
+	o->cfg = n->cfg;
+	o->tcfg = n->tcfg;
+	o->ep = n->ep;
+	o->inventory = n->inventory;
+}
+
+/* The probe left the configuration: its series go. */
+static void
+probe_retire(void *arg)
 {
 	struct probe *p = arg;
+	struct metric_family *const *f = (struct metric_family *const *)&p->fam;
+	const char *m[4] = { p->cfg->target, p->cfg->space, p->cfg->connector_id,
+	    NULL };
+	size_t i;
 
-	(void)fd;
-	(void)what;
-	schedule(p, jittered(p->cfg->interval_usec));
-	run(p);
+	for (i = 0; i < sizeof(p->fam) / sizeof(*f); i++)
+		metrics_remove(f[i], m);
 }
 
-int
-probe_start(struct probe *p, bool once)
-{
-	uint64_t offset;
-	char buf[32];
+static const struct check_ops probe_ops = {
+	.kind = "probe",
+	.run = probe_run,
+	.finish = probe_finish,
+	.same = probe_same,
+	.adopt = probe_adopt,
+	.retire = probe_retire,
+	.free = probe_free,
+};
 
-	if (once) {
-		kcm_once_hold(p->kcm);
-		p->once = true;
-		if (!run(p)) {
-			p->once = false;
-			kcm_once_release(p->kcm);
-		}
-		return 0;
+struct check *
+probe_add(struct engine_build *b, struct metrics *m,
+    const struct probe_config *cfg, const struct target_config *tcfg,
+    struct check *inventory)
+{
+	struct check_spec spec;
+	struct strbuf key;
+	struct probe *p;
+	struct check *c;
+
+	p = probe_new(m, cfg, tcfg,
+	    inventory != NULL ? check_impl(inventory) : NULL);
+	if (p == NULL)
+		return NULL;
+	strbuf_init(&key);
+	strbuf_printf(&key, "probe\n%s\n%s\n%s", cfg->target, cfg->space,
+	    cfg->connector_id);
+	if (strbuf_failed(&key)) {
+		probe_free(p);
+		return NULL;
 	}
-	interval_scale_warn();
-	offset = (uint64_t)(rng_unit() * (double)p->cfg->interval_usec *
-	    interval_scale());
-	snprintf(buf, sizeof(buf), "%.1f", (double)offset / (double)USEC_PER_SEC);
-	{
-		struct log_field f[] = {
-			{ "TARGET", p->cfg->target }, { "SPACE", p->cfg->space },
-			{ "CONNECTOR_ID", p->cfg->connector_id },
-			{ "FIRST_RUN_SECONDS", buf },
-		};
-		log_struct(LOG_DEBUG, NULL, f, ELEMENTSOF(f),
-		    "probe of connector '%s' in space '%s' of target '%s': first run in %ss",
-		    p->cfg->connector_id, p->cfg->space, p->cfg->target, buf);
-	}
-	schedule(p, offset);
-	return 0;
+	memset(&spec, 0, sizeof(spec));
+	spec.ops = &probe_ops;
+	spec.impl = p;
+	spec.key = strbuf_str(&key);
+	spec.target = cfg->target;
+	spec.interval_usec = cfg->interval_usec;
+	spec.jitter = PROBE_JITTER;
+	/* A restart never fires every probe at once. */
+	spec.first = CHECK_FIRST_RANDOM;
+	c = engine_build_add(b, &spec);
+	strbuf_free(&key);
+	return c;
 }

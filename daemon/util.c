@@ -1,6 +1,8 @@
 /*
  * util.c: clocks, the string buffer, strict parsers, base64.
  */
+#include <sys/time.h>
+
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -26,6 +28,13 @@ realtime_seconds(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void
+usec_to_timeval(uint64_t usec, struct timeval *ret)
+{
+	ret->tv_sec = (time_t)(usec / USEC_PER_SEC);
+	ret->tv_usec = (suseconds_t)(usec % USEC_PER_SEC);
 }
 
 void
@@ -299,6 +308,25 @@ parse_size(const char *s, uint64_t *ret_bytes)
 		return -ERANGE;
 	*ret_bytes = n * units[k].mult;
 	return 0;
+}
+
+int
+strbuf_put_urlencoded(struct strbuf *sb, const char *s, const char *keep)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		    (*p >= '0' && *p <= '9') || strchr(keep, *p) != NULL)
+			strbuf_putc(sb, (char)*p);
+		else {
+			strbuf_putc(sb, '%');
+			strbuf_putc(sb, hex[*p >> 4]);
+			strbuf_putc(sb, hex[*p & 15]);
+		}
+	}
+	return strbuf_failed(sb) ? -ENOMEM : 0;
 }
 
 char *

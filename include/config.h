@@ -138,6 +138,11 @@ int	 config_load(const char *path, struct kcm_config **ret,
 /* The built-in defaults (one target "default" at http://localhost:5601). */
 int	 config_default(struct kcm_config **ret);
 
+/* Same settings (NULL-safe strings; credentials compared too). */
+bool	 config_endpoint_equal(const struct endpoint_config *a,
+	    const struct endpoint_config *b);
+bool	 config_str_equal(const char *a, const char *b);
+
 void	 config_free(struct kcm_config *cfg);	/* NULL-safe; wipes secrets */
 void	 config_errors_free(struct config_errors *errs);
 /* Writes each error as "FILE:LINE:COLUMN: message\n". */

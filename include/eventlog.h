@@ -23,9 +23,6 @@
 
 #include "util.h"
 
-struct kcm;
-struct target;
-struct target_config;
 
 /* Composite page size: connector buckets per count request. */
 #define EVENTLOG_PAGE_SIZE	500
@@ -154,27 +151,24 @@ int	 eventlog_parse_failure(long status, const char *body, size_t len,
 	    enum eventlog_reason *reason, struct eventlog_failure *ret);
 void	 eventlog_failure_free(struct eventlog_failure *f);
 
-/* ---- the poller (one per target with elasticsearch.url) ------------- */
+/* ---- the check (one per target with elasticsearch.url) ------------ */
 
-struct eventlog;
-struct eventlog_windows;
+struct check;
+struct engine_build;
+struct metrics;
+struct target_config;
 
-struct eventlog *eventlog_new(struct kcm *k, struct target *t,
-	    const struct target_config *cfg);
-/* Polls now and (unless once) every event_log.interval after. */
-int	 eventlog_start(struct eventlog *el, bool once);
-/* Cancels timers and in-flight requests; NULL-safe. */
-void	 eventlog_free(struct eventlog *el);
+/* Later polls start every event_log.interval * (1 +- this). */
+#define EVENTLOG_JITTER		0.05
+
 /*
- * Where each poller's next window starts, kept in struct kcm across
- * configuration reloads (keyed by target name, Elasticsearch URL and index)
- * so a reload neither counts an event twice nor skips one.  NULL-safe.
+ * Adds the target's event-log check to a new set (engine.h).  Its first
+ * poll waits for the first run of `inventory` (the target's inventory
+ * check, whose connectors get series at 0 and names in log entries).
+ * Keyed by target, Elasticsearch URL and index: a reload that keeps them
+ * keeps the window, so no event is counted twice or skipped.
  */
-void	 eventlog_windows_free(struct eventlog_windows *w);
-/*
- * The target finished an inventory cycle: create executions_total series
- * at 0 for every inventory connector and outcome.
- */
-void	 eventlog_inventory_updated(struct eventlog *el);
+struct check *eventlog_add(struct engine_build *b, struct metrics *m,
+	    const struct target_config *cfg, struct check *inventory);
 
 #endif /* KCM_EVENTLOG_H */

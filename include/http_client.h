@@ -56,6 +56,9 @@ void	 http_client_free(struct http_client *c);
 
 /* At most max calls of one limiter run at once; the rest wait in order. */
 struct http_limiter *http_limiter_new(struct http_client *c, unsigned max);
+/* Changes the maximum (a reload); queued calls start when there is room. */
+void	 http_limiter_set_max(struct http_limiter *l, unsigned max);
+unsigned http_limiter_max(const struct http_limiter *l);
 /* The limiter must have no calls left (cancel them first). NULL-safe. */
 void	 http_limiter_free(struct http_limiter *l);
 

@@ -8,11 +8,16 @@
 
 #include <stddef.h>
 
-struct kcm;
+struct event_base;
+struct evbuffer;
 struct listen_config;
 struct http_server;
 
-struct http_server *http_server_new(struct kcm *k);
+/* Appends the exposition to out (the cached rendering); 0 or -errno. */
+typedef int (*http_server_metrics_fn)(void *arg, struct evbuffer *out);
+
+struct http_server *http_server_new(struct event_base *base,
+	    http_server_metrics_fn metrics, void *arg);
 /* Binds every address; logs each bound address with its real port. */
 int	 http_server_listen(struct http_server *s, const struct listen_config *l,
 	    size_t n);

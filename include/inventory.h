@@ -1,54 +1,50 @@
 /*
- * inventory.h: one Kibana target's inventory poll: spaces, connectors,
- * connector types and rules, every inventory_interval, all requests
- * concurrent and bounded by max_parallel_requests.  Keeps the last good data
- * per space and per API, and turns it into metrics after every cycle.
+ * inventory.h: the inventory check of one Kibana target: spaces,
+ * connectors, connector types and rules, every inventory_interval, all
+ * requests concurrent and bounded by the target's max_parallel_requests.
+ * Keeps the last good data per space and per API and turns it into the
+ * kibana_connector_* / kibana_rule_* series after every cycle.
  */
 #ifndef KCM_INVENTORY_H
 #define KCM_INVENTORY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
-struct kcm;
-struct target;
+struct check;
+struct engine_build;
+struct inventory;
+struct metrics;
 struct target_config;
 
-struct target *target_new(struct kcm *k, const struct target_config *cfg);
-/* Cancels in-flight requests and timers; NULL-safe. */
-void	 target_free(struct target *t);
-/* Runs a cycle now and (unless once) every inventory_interval after. */
-int	 target_start(struct target *t, bool once);
-const char *target_name(const struct target *t);
-const struct target_config *target_config(const struct target *t);
-/*
- * Cheap summary for the service manager's STATUS= line: connectors listed
- * (summed over spaces, last good data), connectors with missing secrets,
- * and the realtime end of the last cycle in which every request succeeded
- * (0 = never).
- */
-struct target_summary {
-	size_t		 connectors;
-	size_t		 failing;
-	double		 last_ok;
-};
-void	 target_summary(const struct target *t, struct target_summary *ret);
-/* The target's request limiter (max_parallel_requests), for other modules. */
-struct http_limiter *target_limiter(struct target *t);
+/* Later cycles start every interval * (1 +- this). */
+#define INVENTORY_JITTER	0.05
 
 /*
- * Read-only access for other modules (issue 3): every connector of the last
- * good inventory, preconfigured ones with space "*" (once per polled space,
- * so possibly repeated).
+ * Adds the target's inventory check to a new set (engine.h); returns the
+ * check that runs (check_impl() is its struct inventory), or NULL.
  */
-typedef void (*target_connector_fn)(const char *space, const char *id,
+struct check *inventory_add(struct engine_build *b, struct metrics *m,
+	    const struct target_config *cfg);
+
+/* Cheap summary for STATUS=: connectors listed, connectors missing secrets. */
+struct inventory_summary {
+	size_t		 connectors;
+	size_t		 failing;
+};
+void	 inventory_summary(const struct inventory *t,
+	    struct inventory_summary *ret);
+
+/*
+ * Every connector of the last good inventory, preconfigured ones with
+ * space "*" (once per polled space, so possibly repeated).
+ */
+typedef void (*inventory_connector_fn)(const char *space, const char *id,
     const char *name, const char *type_id, bool preconfigured, void *arg);
-void	 target_foreach_connector(const struct target *t,
-	    target_connector_fn fn, void *arg);
+void	 inventory_foreach_connector(const struct inventory *t,
+	    inventory_connector_fn fn, void *arg);
 /* Name of connector id in space ("*" = preconfigured), or NULL. */
-const char *target_connector_name(const struct target *t, const char *space,
-	    const char *id);
-/* Called after every inventory cycle, once its series are rebuilt (one hook). */
-typedef void (*target_cycle_fn)(void *arg);
-void	 target_set_cycle_hook(struct target *t, target_cycle_fn fn, void *arg);
+const char *inventory_connector_name(const struct inventory *t,
+	    const char *space, const char *id);
 
 #endif /* KCM_INVENTORY_H */

@@ -49,6 +49,27 @@ struct metric_family *metrics_family(struct metrics *m, const char *name,
 	    const double *buckets, size_t nbuckets);
 
 /*
+ * A module's families as a table: metrics_register() registers each one
+ * and stores the family pointer at `offset` in the module's struct `fams`
+ * (a struct of struct metric_family pointers).  0 or -ENOMEM/-EINVAL.
+ */
+struct metrics_spec {
+	size_t			 offset;
+	const char		*name;
+	const char		*help;
+	enum metric_type	 type;
+	const char *const	*labels;
+	size_t			 nlabels;
+	const double		*buckets;
+	size_t			 nbuckets;
+};
+
+#define METRICS_SPEC_LABELS(l)	(l), ELEMENTSOF(l)
+
+int	 metrics_register(struct metrics *m, const struct metrics_spec *v,
+	    size_t n, void *fams);
+
+/*
  * values has exactly the family's nlabels entries; none may be NULL
  * (values itself may be NULL when nlabels is 0).
  * metrics_set: gauge or counter, creates the series if needed.

@@ -13,8 +13,6 @@
 
 #include "http_client.h"
 
-struct kcm;
-struct probe;
 struct probe_config;
 
 /* The connector's result of one run: label `result` (a fixed enum). */
@@ -50,17 +48,23 @@ void	 probe_details_free(struct probe_details *d);	/* NULL-safe */
 enum probe_result probe_classify(const struct http_response *resp,
 	    struct probe_details *ret);
 
-struct kcm_config;
+struct check;
+struct engine_build;
+struct metrics;
+struct target_config;
 
-/* After a reload: drops the series of probes `cfg` no longer has. */
-void	 probe_prune_series(struct kcm *k, const struct kcm_config *old,
-	    const struct kcm_config *cfg);
+/* Later runs: every interval * (1 +- this). */
+#define PROBE_JITTER	0.10
 
-/* A probe of k->targets[cfg->target_index]; cfg is borrowed. */
-struct probe *probe_new(struct kcm *k, const struct probe_config *cfg);
-/* Cancels the timer and an in-flight run; NULL-safe. */
-void	 probe_free(struct probe *p);
-/* Schedules the first run, or (once) runs it now and holds --once. */
-int	 probe_start(struct probe *p, bool once);
+/*
+ * Adds a probe check to a new set (engine.h): first run at a random offset
+ * inside the interval (at once with --once), then every interval.  The URL
+ * is built here from the probe's own configuration; nothing Kibana sends can
+ * make the daemon execute another connector.  `inventory` (the target's
+ * inventory check, may be NULL) only supplies names for log entries.
+ */
+struct check *probe_add(struct engine_build *b, struct metrics *m,
+	    const struct probe_config *cfg, const struct target_config *tcfg,
+	    struct check *inventory);
 
 #endif /* KCM_PROBE_H */

@@ -29,6 +29,10 @@ uint64_t now_usec(void);
 /* CLOCK_REALTIME as seconds since the epoch, for *_timestamp_seconds. */
 double realtime_seconds(void);
 
+struct timeval;
+/* The one microseconds -> struct timeval conversion (libevent timers). */
+void	 usec_to_timeval(uint64_t usec, struct timeval *ret);
+
 /*
  * A growable, always NUL-terminated byte buffer.  After the first allocation
  * failure every later append is a no-op and strbuf_failed() is true, so a
@@ -72,6 +76,13 @@ int	 parse_size(const char *s, uint64_t *ret_bytes);
 
 /* Formats a duration as the shortest of "250ms", "30s", "5m", "1h30m". */
 void	 format_duration(uint64_t usec, char *buf, size_t bufsz);
+
+/*
+ * The one URL encoder: appends s with every byte percent-encoded (%XX,
+ * upper-case hex) except ASCII letters, digits and the bytes in `keep`
+ * (e.g. "-._~" for RFC 3986 unreserved characters).
+ */
+int	 strbuf_put_urlencoded(struct strbuf *sb, const char *s, const char *keep);
 
 /* Standard base64 (RFC 4648, with padding).  Returns a heap string or NULL. */
 char	*base64_encode(const void *data, size_t len);

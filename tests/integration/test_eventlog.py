@@ -354,7 +354,7 @@ class TestEventLogCounting(EventLogCase):
         self.assertEqual(self.exec_count(m, "ops", PD, ".pagerduty", "failure"), 1)
         w1 = m.value(WEND, target=T)
         d.proc.send_signal(signal.SIGHUP)
-        wait_until(lambda: "reloading" in d.stderr_text(), timeout=10)
+        wait_until(lambda: "configuration reloaded" in d.stderr_text(), timeout=10)
         m = d.wait_metrics(lambda m: m.get(WEND, target=T) > w1 + 1.5, timeout=15)
         # the first window after the reload starts where the last one ended
         self.assertEqual(self.exec_count(m, "ops", PD, ".pagerduty", "failure"), 1)

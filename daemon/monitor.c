@@ -1,0 +1,368 @@
+/*
+ * monitor.c: the composition root: the checks of a configuration, the
+ * registry, the rendered exposition, reload and STATUS=.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "config.h"
+#include "engine.h"
+#include "eventlog.h"
+#include "inventory.h"
+#include "log.h"
+#include "metrics.h"
+#include "monitor.h"
+#include "notify.h"
+#include "probe.h"
+#include "process.h"
+
+/* A rendered exposition, shared by every response that sends it. */
+struct body {
+	unsigned	 refs;
+	size_t		 len;
+	char		 data[];
+};
+
+struct monitor_families {
+	struct metric_family	*build_info;
+	struct metric_family	*truncated_labels;
+	struct metric_family	*config_reload_ok;
+	struct metric_family	*config_reload_time;
+	struct metric_family	*log_dropped;
+};
+
+struct monitor {
+	struct event_base	*base;
+	const struct kcm_config	*cfg;
+	bool			 once;
+	struct http_client	*http;
+	struct metrics		*metrics;
+	struct monitor_families	 fam;
+	struct engine		*engine;
+	struct check		**inventories;	/* one per cfg->targets entry */
+	size_t			 ninventories;
+	struct body		*body;		/* last rendering */
+};
+
+static const char *const build_l[] = { "version", "libcurl", "libevent",
+    "jansson" };
+
+#define FAM(f) offsetof(struct monitor_families, f)
+static const struct metrics_spec monitor_specs[] = {
+	{ FAM(build_info), "kibana_connector_monitor_build_info",
+	  "Version of the monitor and of the libraries it runs with.",
+	  METRIC_GAUGE, METRICS_SPEC_LABELS(build_l), NULL, 0 },
+	{ FAM(truncated_labels), "kibana_connector_monitor_label_values_truncated_total",
+	  "Label values cut to 1024 bytes (very long names from Kibana).",
+	  METRIC_COUNTER, NULL, 0, NULL, 0 },
+	{ FAM(config_reload_ok), "kibana_connector_monitor_config_last_reload_successful",
+	  "1 when the last configuration load (start or SIGHUP) succeeded, 0 when the last reload was rejected and the previous configuration is still in use.",
+	  METRIC_GAUGE, NULL, 0, NULL, 0 },
+	{ FAM(config_reload_time), "kibana_connector_monitor_config_last_reload_success_timestamp_seconds",
+	  "Time of the last successful configuration load (start or SIGHUP).",
+	  METRIC_GAUGE, NULL, 0, NULL, 0 },
+	{ FAM(log_dropped), "kibana_connector_monitor_log_dropped_total",
+	  "Journal entries dropped because journald did not keep up (the log queue was full).",
+	  METRIC_COUNTER, NULL, 0, NULL, 0 },
+};
+#undef FAM
+
+static void
+body_unref(struct body *b)
+{
+	if (b != NULL && --b->refs == 0)
+		free(b);
+}
+
+/* Renders the registry into a fresh body. */
+static int
+publish(struct monitor *m)
+{
+	struct body *b;
+	struct strbuf sb;
+	double prev = 0;
+
+	metrics_get(m->fam.truncated_labels, NULL, &prev);
+	metrics_add(m->fam.truncated_labels, NULL,
+	    (double)metrics_truncated_labels(m->metrics) - prev);
+	prev = 0;
+	metrics_get(m->fam.log_dropped, NULL, &prev);
+	if ((double)log_dropped() > prev)
+		metrics_add(m->fam.log_dropped, NULL, (double)log_dropped() - prev);
+
+	strbuf_init(&sb);
+	if (metrics_render(m->metrics, &sb) < 0 || strbuf_failed(&sb)) {
+		strbuf_free(&sb);
+		return -ENOMEM;
+	}
+	b = malloc(sizeof(*b) + sb.len);
+	if (b == NULL) {
+		strbuf_free(&sb);
+		return -ENOMEM;
+	}
+	b->refs = 1;
+	b->len = sb.len;
+	memcpy(b->data, strbuf_str(&sb), sb.len);
+	strbuf_free(&sb);
+	body_unref(m->body);
+	m->body = b;
+	return 0;
+}
+
+/* The engine finished a run: new data to serve and to report. */
+static void
+published(void *arg)
+{
+	struct monitor *m = arg;
+	char status[256];
+
+	if (publish(m) < 0)
+		log_error("out of memory rendering metrics; serving the previous rendering");
+	if (!m->once) {
+		monitor_status(m, status, sizeof(status));
+		notify_status("%s", status);
+	}
+}
+
+static int
+register_families(struct monitor *m)
+{
+	const char *build_v[4];
+	char jv[32];
+	int r;
+
+	if ((r = metrics_register(m->metrics, monitor_specs,
+	    ELEMENTSOF(monitor_specs), &m->fam)) < 0)
+		return r;
+	snprintf(jv, sizeof(jv), "%s", jansson_version_str());
+	build_v[0] = KCM_VERSION;
+	build_v[1] = curl_version_info(CURLVERSION_NOW)->version;
+	build_v[2] = event_get_version();
+	build_v[3] = jv;
+	metrics_set(m->fam.config_reload_ok, NULL, 1);
+	metrics_set(m->fam.config_reload_time, NULL, realtime_seconds());
+	metrics_add(m->fam.log_dropped, NULL, 0);
+	return metrics_set(m->fam.build_info, build_v, 1);
+}
+
+/*
+ * Builds the checks of cfg into a new set and swaps it in: parse, build,
+ * carry, swap.  On failure nothing changes.
+ */
+static int
+build(struct monitor *m, const struct kcm_config *cfg)
+{
+	struct engine_build *b;
+	struct check **inv, *c;
+	size_t i;
+
+	inv = calloc(cfg->ntargets > 0 ? cfg->ntargets : 1, sizeof(*inv));
+	if (inv == NULL || (b = engine_build_begin(m->engine)) == NULL) {
+		free(inv);
+		return -ENOMEM;
+	}
+	for (i = 0; i < cfg->ntargets; i++) {
+		const struct target_config *t = &cfg->targets[i];
+
+		if (engine_build_target(b, t->name, t->max_parallel_requests) < 0 ||
+		    (inv[i] = inventory_add(b, m->metrics, t)) == NULL)
+			goto fail;
+		if (t->elasticsearch.url != NULL &&
+		    eventlog_add(b, m->metrics, t, inv[i]) == NULL)
+			goto fail;
+	}
+	for (i = 0; i < cfg->nprobes; i++) {
+		const struct probe_config *p = &cfg->probes[i];
+
+		if (p->target_index >= cfg->ntargets)
+			goto fail;
+		c = probe_add(b, m->metrics, p, &cfg->targets[p->target_index],
+		    inv[p->target_index]);
+		if (c == NULL)
+			goto fail;
+	}
+	engine_build_commit(b);
+	free(m->inventories);
+	m->inventories = inv;
+	m->ninventories = cfg->ntargets;
+	m->cfg = cfg;
+	return 0;
+fail:
+	engine_build_abort(b);
+	free(inv);
+	return -ENOMEM;
+}
+
+struct monitor *
+monitor_new(struct event_base *base, const struct kcm_config *cfg, bool once)
+{
+	struct monitor *m;
+
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		return NULL;
+	m->base = base;
+	m->once = once;
+	if ((m->metrics = metrics_new()) == NULL ||
+	    (m->http = http_client_new(base)) == NULL ||
+	    register_families(m) < 0 ||
+	    (m->engine = engine_new(base, m->http, m->metrics, NULL, once,
+	    published, m)) == NULL ||
+	    build(m, cfg) < 0 || publish(m) < 0) {
+		monitor_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+void
+monitor_free(struct monitor *m)
+{
+	if (m == NULL)
+		return;
+	engine_free(m->engine);
+	http_client_free(m->http);
+	metrics_free(m->metrics);
+	body_unref(m->body);
+	free(m->inventories);
+	free(m);
+}
+
+int
+monitor_start(struct monitor *m)
+{
+	return engine_start(m->engine);
+}
+
+static bool
+cfg_has_target(const struct kcm_config *cfg, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->ntargets; i++)
+		if (strcmp(cfg->targets[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+int
+monitor_reload(struct monitor *m, const struct kcm_config *cfg)
+{
+	const struct kcm_config *old = m->cfg;
+	char **gone;
+	size_t i, ngone = 0;
+	int r;
+
+	/* Names of targets that go, copied: the old configuration may go first. */
+	gone = calloc(old->ntargets > 0 ? old->ntargets : 1, sizeof(*gone));
+	if (gone == NULL) {
+		monitor_reload_rejected(m);
+		return -ENOMEM;
+	}
+	for (i = 0; i < old->ntargets; i++)
+		if (!cfg_has_target(cfg, old->targets[i].name) &&
+		    (gone[ngone++] = strdup(old->targets[i].name)) == NULL) {
+			r = -ENOMEM;
+			goto out;
+		}
+	if ((r = build(m, cfg)) < 0)
+		goto out;
+	/* The new configuration runs: every series of a removed target goes. */
+	for (i = 0; i < ngone; i++)
+		metrics_remove_label(m->metrics, "target", gone[i]);
+	metrics_set(m->fam.config_reload_ok, NULL, 1);
+	metrics_set(m->fam.config_reload_time, NULL, realtime_seconds());
+	if (publish(m) < 0)
+		log_error("out of memory rendering metrics; serving the previous rendering");
+out:
+	for (i = 0; i < ngone; i++)
+		free(gone[i]);
+	free(gone);
+	if (r < 0)
+		monitor_reload_rejected(m);
+	return r;
+}
+
+void
+monitor_reload_rejected(struct monitor *m)
+{
+	metrics_set(m->fam.config_reload_ok, NULL, 0);
+	if (publish(m) < 0)
+		log_error("out of memory rendering metrics; serving the previous rendering");
+}
+
+void
+monitor_status(const struct monitor *m, char *buf, size_t size)
+{
+	struct inventory_summary s;
+	size_t i, n = m->ninventories, conns = 0, failing = 0;
+	double last = 0, now = realtime_seconds();
+
+	for (i = 0; i < n; i++) {
+		inventory_summary(check_impl(m->inventories[i]), &s);
+		conns += s.connectors;
+		failing += s.failing;
+		if (check_last_ok(m->inventories[i]) > last)
+			last = check_last_ok(m->inventories[i]);
+	}
+	if (last > 0)
+		snprintf(buf, size, "%zu target%s, %zu connectors, %zu failing, last successful poll %.0fs ago",
+		    n, n == 1 ? "" : "s", conns, failing,
+		    now > last ? now - last : 0.0);
+	else
+		snprintf(buf, size, "%zu target%s, %zu connectors, %zu failing, no successful poll yet",
+		    n, n == 1 ? "" : "s", conns, failing);
+}
+
+bool
+monitor_any_failed(const struct monitor *m)
+{
+	return engine_any_failed(m->engine);
+}
+
+static void
+body_cleanup(const void *data, size_t len, void *arg)
+{
+	(void)data;
+	(void)len;
+	body_unref(arg);
+}
+
+int
+monitor_write_metrics(void *arg, struct evbuffer *out)
+{
+	struct monitor *m = arg;
+	struct strbuf sb;
+	int r = 0;
+
+	if (m->body != NULL && m->body->len > 0) {
+		/* Zero-copy: the buffer holds a reference until it is sent. */
+		m->body->refs++;
+		if (evbuffer_add_reference(out, m->body->data, m->body->len,
+		    body_cleanup, m->body) < 0) {
+			m->body->refs--;
+			return -ENOMEM;
+		}
+	}
+	strbuf_init(&sb);
+	process_metrics_render(&sb);
+	if (strbuf_failed(&sb) || evbuffer_add(out, strbuf_str(&sb), sb.len) < 0)
+		r = -ENOMEM;
+	strbuf_free(&sb);
+	return r;
+}
+
+int
+monitor_render_all(struct monitor *m, struct strbuf *out)
+{
+	if (m->body != NULL)
+		strbuf_append(out, m->body->data, m->body->len);
+	process_metrics_render(out);
+	return strbuf_failed(out) ? -ENOMEM : 0;
+}
