@@ -2630,6 +2630,7 @@ config_free(struct kcm_config *cfg)
 	for (i = 0; i < cfg->nprobes; i++)
 		probe_done(&cfg->probes[i]);
 	free(cfg->probes);
+	free(cfg->state_directory);
 	free(cfg);
 }
 

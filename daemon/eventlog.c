@@ -24,6 +24,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "msgid.h"
+#include "state.h"
 
 enum elreq_kind { ELREQ_COUNT, ELREQ_DETAIL };
 
@@ -52,9 +53,12 @@ struct eventlog {
 	struct inventory	*inventory;	/* the target's, for names */
 	struct eventlog_families fam;
 	char			*url;		/* <es>/<index>/_search */
+	char			*state_dir;	/* NULL: nothing kept across restarts */
 
 	bool			 have_start;
 	int64_t			 start_ms;	/* next window's start */
+	bool			 state_read;	/* the state file was looked at */
+	bool			 state_failing;	/* saving failed: log on change */
 
 	/* the running poll */
 	int64_t			 win_start, win_end;
@@ -170,12 +174,13 @@ eventlog_free(void *arg)
 		return;
 	conns_reset(el);
 	free(el->url);
+	free(el->state_dir);
 	free(el);
 }
 
 static struct eventlog *
 eventlog_new(struct metrics *m, struct inventory *inv,
-    const struct target_config *cfg)
+    const struct target_config *cfg, const char *state_dir)
 {
 	struct eventlog *el;
 	struct strbuf sb;
@@ -193,6 +198,7 @@ eventlog_new(struct metrics *m, struct inventory *inv,
 	strbuf_puts(&sb, cfg->elasticsearch.url);
 	if (eventlog_search_path(&sb, el_index(el)) < 0 ||
 	    (el->url = strbuf_steal(&sb)) == NULL ||
+	    (state_dir != NULL && (el->state_dir = strdup(state_dir)) == NULL) ||
 	    metrics_register(m, eventlog_specs, ELEMENTSOF(eventlog_specs),
 	    &el->fam) < 0) {
 		strbuf_free(&sb);
@@ -381,6 +387,63 @@ merge(struct eventlog *el, const struct eventlog_result *res)
 	return 0;
 }
 
+/*
+ * Before the first window: where the last run of the daemon stopped
+ * counting.  A file that cannot be used is named in a warning and ignored
+ * (the lookback applies); it never stops the daemon.
+ */
+static void
+state_resume(struct eventlog *el)
+{
+	char err[512];
+	int64_t end;
+	int r;
+
+	el->state_read = true;
+	if (el->state_dir == NULL || el->have_start)
+		return;
+	r = state_load_window(el->state_dir, el->cfg->name, el->url, &end, err,
+	    sizeof(err));
+	if (r == -ENOENT)
+		return;
+	if (r < 0) {
+		log_struct(LOG_WARNING, NULL, (struct log_field[]){
+		    { "TARGET", el->cfg->name }, { "ERROR_MESSAGE", err } }, 2,
+		    "event log of target '%s': ignoring the saved window: %s; "
+		    "counting from the lookback instead", el->cfg->name, err);
+		return;
+	}
+	el->have_start = true;
+	el->start_ms = end;
+	log_struct(LOG_INFO, NULL, (struct log_field[]){
+	    { "TARGET", el->cfg->name } }, 1,
+	    "event log of target '%s': resuming after the window saved in %s",
+	    el->cfg->name, el->state_dir);
+}
+
+/* After the counts of a window are applied: keep its end across restarts. */
+static void
+state_save(struct eventlog *el)
+{
+	char err[512];
+	int r;
+
+	if (el->state_dir == NULL)
+		return;
+	r = state_save_window(el->state_dir, el->cfg->name, el->url,
+	    el->start_ms, err, sizeof(err));
+	if (r < 0 && !el->state_failing)
+		log_struct(LOG_WARNING, NULL, (struct log_field[]){
+		    { "TARGET", el->cfg->name }, { "ERROR_MESSAGE", err } }, 2,
+		    "event log of target '%s': cannot save the window: %s; a "
+		    "restart will count the lookback window again", el->cfg->name,
+		    err);
+	else if (r == 0 && el->state_failing)
+		log_info("event log of target '%s': the window is saved again",
+		    el->cfg->name);
+	el->state_failing = r < 0;
+}
+
 /* The window is complete: raise the counters, close the window. */
 static void
 commit_window(struct eventlog *el)
@@ -410,6 +473,7 @@ commit_window(struct eventlog *el)
 	}
 	el->start_ms = el->win_end;
 	metrics_set(f->window_end, tv, (double)el->win_end / 1000.0);
+	state_save(el);
 }
 
 static int
@@ -618,6 +682,8 @@ eventlog_run(struct check *ck, void *arg)
 	const struct event_log_config *c = &el->cfg->event_log;
 	int64_t now = now_ms(), lookback, start, end;
 
+	if (!el->state_read)
+		state_resume(el);
 	lookback = (int64_t)(c->lookback_usec / USEC_PER_MSEC);
 	if (eventlog_window(now, el->have_start, el->start_ms, lookback,
 	    (int64_t)(c->settle_delay_usec / USEC_PER_MSEC), &start, &end)) {
@@ -653,6 +719,7 @@ eventlog_same(const void *a, const void *b)
 
 	return strcmp(x->cfg->name, y->cfg->name) == 0 &&
 	    strcmp(x->url, y->url) == 0 &&
+	    config_str_equal(x->state_dir, y->state_dir) &&
 	    config_endpoint_equal(&x->cfg->elasticsearch, &y->cfg->elasticsearch) &&
 	    p->interval_usec == q->interval_usec &&
 	    p->lookback_usec == q->lookback_usec &&
@@ -680,6 +747,8 @@ eventlog_inherit(void *new, const void *old)
 
 	n->have_start = o->have_start;
 	n->start_ms = o->start_ms;
+	n->state_read = o->state_read;
+	n->state_failing = o->state_failing;
 	n->last_reason = o->last_reason;
 }
 
@@ -708,7 +777,8 @@ static const struct check_ops eventlog_ops = {
 
 struct check *
 eventlog_add(struct engine_build *b, struct metrics *m,
-    const struct target_config *cfg, struct check *inventory)
+    const struct target_config *cfg, struct check *inventory,
+    const char *state_dir)
 {
 	struct check_spec spec;
 	struct strbuf key;
@@ -716,7 +786,7 @@ eventlog_add(struct engine_build *b, struct metrics *m,
 	struct check *c;
 
 	el = eventlog_new(m, inventory != NULL ? check_impl(inventory) : NULL,
-	    cfg);
+	    cfg, state_dir);
 	if (el == NULL)
 		return NULL;
 	/* A changed Elasticsearch URL or index is another event log. */

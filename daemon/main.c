@@ -22,6 +22,7 @@
 #include "log.h"
 #include "msgid.h"
 #include "notify.h"
+#include "state.h"
 
 #define EXIT_CONFIG 2
 /* SIGHUPs closer together than this are one reload. */
@@ -374,6 +375,12 @@ main(int argc, char *argv[])
 		    "configuration loaded from %s: %zu target(s)", path,
 		    cfg->ntargets);
 
+	if (!once && state_directory(cfg->state_directory) == NULL)
+		for (i = 0; i < cfg->ntargets; i++)
+			if (cfg->targets[i].elasticsearch.url != NULL) {
+				log_warning("no state_directory (and no $STATE_DIRECTORY): a restart counts the event-log lookback window again");
+				break;
+			}
 	signal(SIGPIPE, SIG_IGN);
 	event_set_log_callback(libevent_log);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {

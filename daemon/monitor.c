@@ -22,6 +22,7 @@
 #include "notify.h"
 #include "probe.h"
 #include "process.h"
+#include "state.h"
 
 /* A rendered exposition, shared by every response that sends it. */
 struct body {
@@ -161,7 +162,11 @@ build(struct monitor *m, const struct kcm_config *cfg)
 {
 	struct engine_build *b;
 	struct check **inv, *c;
+	const char *state_dir;
 	size_t i;
+
+	/* --once neither reads nor writes state. */
+	state_dir = m->once ? NULL : state_directory(cfg->state_directory);
 
 	inv = calloc(cfg->ntargets > 0 ? cfg->ntargets : 1, sizeof(*inv));
 	if (inv == NULL || (b = engine_build_begin(m->engine)) == NULL) {
@@ -175,7 +180,7 @@ build(struct monitor *m, const struct kcm_config *cfg)
 		    (inv[i] = inventory_add(b, m->metrics, t)) == NULL)
 			goto fail;
 		if (t->elasticsearch.url != NULL &&
-		    eventlog_add(b, m->metrics, t, inv[i]) == NULL)
+		    eventlog_add(b, m->metrics, t, inv[i], state_dir) == NULL)
 			goto fail;
 	}
 	for (i = 0; i < cfg->nprobes; i++) {

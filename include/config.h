@@ -112,6 +112,7 @@ struct kcm_config {
 	int		 log_target;	/* enum log_target (log.h); default auto */
 	struct probe_config *probes;
 	size_t		 nprobes;
+	char		*state_directory; /* NULL: $STATE_DIRECTORY (state.h) */
 };
 
 struct config_error {

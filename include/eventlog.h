@@ -166,9 +166,12 @@ struct target_config;
  * poll waits for the first run of `inventory` (the target's inventory
  * check, whose connectors get series at 0 and names in log entries).
  * Keyed by target, Elasticsearch URL and index: a reload that keeps them
- * keeps the window, so no event is counted twice or skipped.
+ * keeps the window, so no event is counted twice or skipped.  With a
+ * state_dir (state.h), the end of each counted window is saved there and
+ * the first window after a restart starts at the saved end.
  */
 struct check *eventlog_add(struct engine_build *b, struct metrics *m,
-	    const struct target_config *cfg, struct check *inventory);
+	    const struct target_config *cfg, struct check *inventory,
+	    const char *state_dir);
 
 #endif /* KCM_EVENTLOG_H */
