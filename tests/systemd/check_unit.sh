@@ -38,7 +38,7 @@ if [ $src_rc -ne 0 ]; then
 fi
 # required settings of the issue
 for k in Type=notify NotifyAccess=main ExecReload= WatchdogSec= Restart=on-failure \
-	DynamicUser=yes ConfigurationDirectory= LoadCredential=; do
+	DynamicUser=yes ConfigurationDirectory= StateDirectory= LoadCredential=; do
 	grep -q "^$k" "$tmp/kibana-connector-monitor.service" || { echo "FAIL: no $k"; rc=1; }
 done
 exit $rc
