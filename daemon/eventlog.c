@@ -46,6 +46,7 @@ struct elconn {
 	bool		 space_agnostic;
 	uint64_t	 count[EVENTLOG__OUTCOMES];
 	double		 last[EVENTLOG__OUTCOMES];
+	bool		 known_failing;	/* scratch: submit_details() */
 };
 
 struct eventlog {
@@ -67,6 +68,26 @@ struct eventlog {
 	size_t			 nconns, capconns;
 
 	enum eventlog_reason	 last_reason;	/* for logging changes only */
+
+	/* every connector with series, sorted by (space, id, type_id) */
+	struct elseries		*series;
+	size_t			 nseries, capseries;
+};
+
+/*
+ * A connector's executions_total / last_execution series and what was
+ * logged about it.  The series go once the connector is neither in the
+ * inventory nor had a counted run within EVENTLOG_SERIES_RETENTION_MS.
+ */
+struct elseries {
+	char			*space;
+	char			*id;
+	char			*type_id;
+	int64_t			 counted_ms;	/* last window with a run; 0 = never */
+	bool			 seen;		/* scratch: in the inventory now */
+	bool			 failing;	/* its last logged state */
+	char			*error;		/* the error text last logged */
+	int64_t			 logged_ms;	/* last failing line or reminder */
 };
 
 /* One search of a poll (freed by the engine after its callback). */
@@ -80,7 +101,7 @@ struct elreq {
 static const char *const exec_l[] = { "target", "space", "connector_id",
     "connector_type_id", "outcome" };
 static const char *const last_l[] = { "target", "space", "connector_id",
-    "outcome" };
+    "connector_type_id", "outcome" };
 static const char *const target_l[] = { "target" };
 static const char *const err_l[] = { "target", "reason" };
 
@@ -140,6 +161,72 @@ conns_reset(struct eventlog *el)
 	el->nconns = el->capconns = 0;
 }
 
+static int
+series_cmp(const struct elseries *e, const char *space, const char *id,
+    const char *type_id)
+{
+	int r;
+
+	if ((r = strcmp(e->space, space)) != 0)
+		return r;
+	if ((r = strcmp(e->id, id)) != 0)
+		return r;
+	return strcmp(e->type_id, type_id);
+}
+
+static void
+series_free(struct elseries *e)
+{
+	free(e->space);
+	free(e->id);
+	free(e->type_id);
+	free(e->error);
+}
+
+/* The connector's entry; with create, added when missing (NULL on ENOMEM). */
+static struct elseries *
+series_find(struct eventlog *el, const char *space, const char *id,
+    const char *type_id, bool create)
+{
+	struct elseries *e, *n;
+	size_t lo = 0, hi = el->nseries, mid;
+	int r;
+
+	while (lo < hi) {
+		mid = (lo + hi) / 2;
+		r = series_cmp(&el->series[mid], space, id, type_id);
+		if (r == 0)
+			return &el->series[mid];
+		if (r < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!create)
+		return NULL;
+	if (el->nseries == el->capseries) {
+		size_t cap = el->capseries ? el->capseries * 2 : 64;
+
+		if ((n = reallocarray(el->series, cap, sizeof(*n))) == NULL)
+			return NULL;
+		el->series = n;
+		el->capseries = cap;
+	}
+	e = &el->series[lo];
+	memmove(e + 1, e, (el->nseries - lo) * sizeof(*e));
+	memset(e, 0, sizeof(*e));
+	e->space = strdup(space);
+	e->id = strdup(id);
+	e->type_id = strdup(type_id);
+	if (e->space == NULL || e->id == NULL || e->type_id == NULL) {
+		series_free(e);
+		memmove(e, e + 1, (el->nseries - lo) * sizeof(*e));
+		return NULL;
+	}
+	el->nseries++;
+	return e;
+}
+
 static void
 elreq_free(void *arg)
 {
@@ -155,10 +242,13 @@ set_zero_series(const char *space, const char *id, const char *name,
 {
 	struct eventlog *el = arg;
 	const char *v[5] = { el->cfg->name, space, id, type_id, NULL };
+	struct elseries *e;
 	unsigned o;
 
 	(void)name;
 	(void)preconfigured;
+	if ((e = series_find(el, space, id, type_id, true)) != NULL)
+		e->seen = true;
 	for (o = 0; o < EVENTLOG__OUTCOMES; o++) {
 		v[4] = eventlog_outcome_to_string(o);
 		metrics_add(el->fam.executions, v, 0);
@@ -169,10 +259,14 @@ static void
 eventlog_free(void *arg)
 {
 	struct eventlog *el = arg;
+	size_t i;
 
 	if (el == NULL)
 		return;
 	conns_reset(el);
+	for (i = 0; i < el->nseries; i++)
+		series_free(&el->series[i]);
+	free(el->series);
 	free(el->url);
 	free(el->state_dir);
 	free(el);
@@ -379,7 +473,7 @@ merge(struct eventlog *el, const struct eventlog_result *res)
 		if ((c = conn_find_or_add(el, b)) == NULL)
 			return -ENOMEM;
 		for (o = 0; o < EVENTLOG__OUTCOMES; o++) {
-			c->count[o] += b->count[o];
+			c->count[o] = sat_add_u64(c->count[o], b->count[o]);
 			if (b->last[o] > c->last[o])
 				c->last[o] = b->last[o];
 		}
@@ -444,6 +538,42 @@ state_save(struct eventlog *el)
 	el->state_failing = r < 0;
 }
 
+static const char *
+connector_name(const struct eventlog *el, const char *space, const char *id,
+    const struct eventlog_failure *d)
+{
+	if (d != NULL && d->action_name != NULL)
+		return d->action_name;
+	if (el->inventory != NULL)
+		return inventory_connector_name(el->inventory, space, id);
+	return NULL;
+}
+
+/* A connector that failed ran successfully again, and only so. */
+static void
+log_recovered(struct eventlog *el, const struct elconn *c, struct elseries *e)
+{
+	const char *name = connector_name(el, c->space, c->id, NULL);
+	char ok[24];
+	struct log_field f[] = {
+		{ "TARGET", el->cfg->name },
+		{ "SPACE", c->space },
+		{ "CONNECTOR_ID", c->id },
+		{ "CONNECTOR_NAME", name },
+		{ "CONNECTOR_TYPE_ID", c->type_id },
+		{ "SUCCESSES", ok },
+	};
+
+	snprintf(ok, sizeof(ok), "%" PRIu64, c->count[EVENTLOG_SUCCESS]);
+	log_struct(LOG_INFO, MSGID_CONNECTOR_RECOVERED, f, ELEMENTSOF(f),
+	    "connector '%s' (%s) in space '%s' of target '%s' recovered: %s "
+	    "successful executions and no failure in the event log",
+	    name != NULL ? name : "", c->id, c->space, el->cfg->name, ok);
+	e->failing = false;
+	free(e->error);
+	e->error = NULL;
+}
+
 /* The window is complete: raise the counters, close the window. */
 static void
 commit_window(struct eventlog *el)
@@ -451,40 +581,85 @@ commit_window(struct eventlog *el)
 	struct eventlog_families *f = &el->fam;
 	const char *name = el->cfg->name;
 	const char *tv[1] = { name };
+	int64_t now = now_ms();
 	size_t i;
 	unsigned o;
 
 	for (i = 0; i < el->nconns; i++) {
 		struct elconn *c = &el->conns[i];
 		const char *v[5] = { name, c->space, c->id, c->type_id, NULL };
-		const char *lv[4] = { name, c->space, c->id, NULL };
+		struct elseries *e;
 		double prev;
 
 		for (o = 0; o < EVENTLOG__OUTCOMES; o++) {
-			v[4] = lv[3] = eventlog_outcome_to_string(o);
+			v[4] = eventlog_outcome_to_string(o);
 			metrics_add(f->executions, v, (double)c->count[o]);
 			if (c->count[o] == 0 || c->last[o] <= 0)
 				continue;
-			if (metrics_get(f->last_execution, lv, &prev) == 0 &&
+			if (metrics_get(f->last_execution, v, &prev) == 0 &&
 			    prev >= c->last[o])
 				continue;
-			metrics_set(f->last_execution, lv, c->last[o]);
+			metrics_set(f->last_execution, v, c->last[o]);
 		}
+		e = series_find(el, c->space, c->id, c->type_id, true);
+		if (e == NULL)
+			continue;
+		e->counted_ms = now;
+		if (e->failing && c->count[EVENTLOG_FAILURE] == 0 &&
+		    c->count[EVENTLOG_TIMEOUT] == 0 && c->count[EVENTLOG_SUCCESS] > 0)
+			log_recovered(el, c, e);
 	}
 	el->start_ms = el->win_end;
 	metrics_set(f->window_end, tv, (double)el->win_end / 1000.0);
 	state_save(el);
 }
 
+/*
+ * Series of connectors that are gone from the inventory and had no counted
+ * run within the retention go, so connector churn cannot grow the
+ * exposition without bound.
+ */
+static void
+series_prune(struct eventlog *el)
+{
+	const char *name = el->cfg->name;
+	int64_t now = now_ms(), keep = EVENTLOG_SERIES_RETENTION_MS;
+	size_t i, o;
+
+	for (i = o = 0; i < el->nseries; i++) {
+		struct elseries *e = &el->series[i];
+		const char *m[5] = { name, e->space, e->id, e->type_id, NULL };
+
+		if (!e->seen && (e->counted_ms == 0 || now - e->counted_ms > keep)) {
+			metrics_remove(el->fam.executions, m);
+			metrics_remove(el->fam.last_execution, m);
+			series_free(e);
+			continue;
+		}
+		e->seen = false;
+		el->series[o++] = *e;
+	}
+	el->nseries = o;
+}
+
+static bool
+is_failing(const struct elconn *c)
+{
+	return c->count[EVENTLOG_FAILURE] + c->count[EVENTLOG_TIMEOUT] > 0;
+}
+
+/* Connectors not yet known to fail first, then by number of failures. */
 static int
 cmp_failing(const void *a, const void *b)
 {
 	const struct elconn *x = *(const struct elconn *const *)a;
 	const struct elconn *y = *(const struct elconn *const *)b;
-	uint64_t nx = x->count[EVENTLOG_FAILURE] + x->count[EVENTLOG_TIMEOUT];
-	uint64_t ny = y->count[EVENTLOG_FAILURE] + y->count[EVENTLOG_TIMEOUT];
+	uint64_t nx = sat_add_u64(x->count[EVENTLOG_FAILURE], x->count[EVENTLOG_TIMEOUT]);
+	uint64_t ny = sat_add_u64(y->count[EVENTLOG_FAILURE], y->count[EVENTLOG_TIMEOUT]);
 	int r;
 
+	if (x->known_failing != y->known_failing)
+		return x->known_failing ? 1 : -1;
 	if (nx != ny)
 		return nx > ny ? -1 : 1;
 	if ((r = strcmp(x->space, y->space)) != 0)
@@ -492,26 +667,35 @@ cmp_failing(const void *a, const void *b)
 	return strcmp(x->id, y->id);
 }
 
-/* Detail requests for the connectors that failed in the window. */
+/*
+ * Detail requests (the newest failure's error text) for the connectors that
+ * failed in the window: at most EVENTLOG_DETAILS_MAX per poll.
+ */
 static void
 submit_details(struct check *ck, struct eventlog *el)
 {
 	struct elconn **v;
+	struct elseries *e;
 	size_t i, n = 0;
 
 	v = calloc(el->nconns > 0 ? el->nconns : 1, sizeof(*v));
 	if (v == NULL)
 		return;
-	for (i = 0; i < el->nconns; i++)
-		if (el->conns[i].count[EVENTLOG_FAILURE] +
-		    el->conns[i].count[EVENTLOG_TIMEOUT] > 0)
-			v[n++] = &el->conns[i];
+	for (i = 0; i < el->nconns; i++) {
+		struct elconn *c = &el->conns[i];
+
+		if (!is_failing(c))
+			continue;
+		e = series_find(el, c->space, c->id, c->type_id, false);
+		c->known_failing = e != NULL && e->failing;
+		v[n++] = c;
+	}
 	if (n > 1)
 		qsort(v, n, sizeof(*v), cmp_failing);
 	for (i = 0; i < n && i < EVENTLOG_DETAILS_MAX; i++)
 		if (submit(ck, el, ELREQ_DETAIL, v[i], NULL) < 0)
 			check_fail(ck, API_EVENT_LOG);
-	if (n > EVENTLOG_DETAILS_MAX) {
+	if (n > EVENTLOG_DETAILS_MAX && !v[EVENTLOG_DETAILS_MAX]->known_failing) {
 		char more[24];
 		struct log_field f[] = {
 			{ "TARGET", el->cfg->name }, { "CONNECTORS", more },
@@ -520,24 +704,50 @@ submit_details(struct check *ck, struct eventlog *el)
 		snprintf(more, sizeof(more), "%zu", n - EVENTLOG_DETAILS_MAX);
 		log_struct(LOG_WARNING, NULL, f, ELEMENTSOF(f),
 		    "%zu more connectors of target '%s' failed in this window; "
-		    "only %d are logged per poll, see "
+		    "only %d are looked at per poll, see "
 		    "kibana_connector_executions_total", n - EVENTLOG_DETAILS_MAX,
 		    el->cfg->name, EVENTLOG_DETAILS_MAX);
 	}
 	free(v);
 }
 
+/*
+ * The log policy for a failing connector: one entry when it starts failing,
+ * one when its error text changes, and while it keeps failing a reminder at
+ * most every EVENTLOG_REMINDER_MS; nothing otherwise.
+ */
 static void
 log_failing(struct eventlog *el, const struct elconn *c,
     const struct eventlog_failure *d)
 {
-	const char *name = NULL;
+	const char *name = connector_name(el, c->space, c->id, d);
+	const char *text, *why;
 	char fails[24], touts[24];
+	struct elseries *e;
+	int64_t now = now_ms();
 
-	if (d != NULL && d->action_name != NULL)
-		name = d->action_name;
-	else if (el->inventory != NULL)
-		name = inventory_connector_name(el->inventory, c->space, c->id);
+	text = d == NULL ? "(details unavailable)" :
+	    d->error_message != NULL ? d->error_message :
+	    d->message != NULL ? d->message : "";
+	e = series_find(el, c->space, c->id, c->type_id, true);
+	if (e == NULL)
+		why = "failed";
+	else if (!e->failing)
+		why = "started failing:";
+	else if (d != NULL && (e->error == NULL || strcmp(e->error, text) != 0))
+		why = "keeps failing with another error:";
+	else if (now - e->logged_ms >= EVENTLOG_REMINDER_MS)
+		why = "is still failing (reminder, at most once an hour):";
+	else
+		return;
+	if (e != NULL) {
+		e->failing = true;
+		e->logged_ms = now;
+		if (d != NULL || e->error == NULL) {
+			free(e->error);
+			e->error = strdup(text);
+		}
+	}
 	snprintf(fails, sizeof(fails), "%" PRIu64, c->count[EVENTLOG_FAILURE]);
 	snprintf(touts, sizeof(touts), "%" PRIu64, c->count[EVENTLOG_TIMEOUT]);
 	{
@@ -558,13 +768,10 @@ log_failing(struct eventlog *el, const struct elconn *c,
 
 		log_struct(LOG_WARNING, MSGID_CONNECTOR_FAILING, f,
 		    ELEMENTSOF(f),
-		    "connector '%s' (%s) in space '%s' of target '%s' failed "
-		    "%s times and timed out %s times in the event log: %s",
+		    "connector '%s' (%s) in space '%s' of target '%s' %s %s "
+		    "failures and %s timeouts in the event log: %s",
 		    name != NULL ? name : "", c->id, c->space, el->cfg->name,
-		    fails, touts,
-		    d == NULL ? "(details unavailable)" :
-		    d->error_message != NULL ? d->error_message :
-		    d->message != NULL ? d->message : "");
+		    why, fails, touts, text);
 	}
 }
 
@@ -673,6 +880,7 @@ eventlog_finish(struct check *ck, void *arg)
 	/* Every connector of the inventory has its series, at 0 when idle. */
 	if (el->inventory != NULL)
 		inventory_foreach_connector(el->inventory, set_zero_series, el);
+	series_prune(el);
 }
 
 static void

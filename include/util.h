@@ -96,6 +96,13 @@ char	*base64_encode(const void *data, size_t len);
  */
 size_t	 utf8_sequence(const unsigned char *s, size_t avail, size_t *skip);
 
+/* a + b, or UINT64_MAX when that does not fit: counts saturate, never wrap. */
+static inline uint64_t
+sat_add_u64(uint64_t a, uint64_t b)
+{
+	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
 /* Overwrites then frees a secret string; NULL-safe. */
 void	 secret_free(char *s);
 

@@ -202,7 +202,8 @@ class TestEventLogCounting(EventLogCase):
                 self.assertEqual(self.exec_count(m, space, cid, tid, "failure"), f)
                 self.assertEqual(self.exec_count(m, space, cid, tid, "timeout"), to)
                 for outcome, ts in zip(OUTCOMES, (ls, lf, lt)):
-                    v = m.get(LAST, target=T, space=space, connector_id=cid, outcome=outcome)
+                    v = m.get(LAST, target=T, space=space, connector_id=cid,
+                              connector_type_id=tid, outcome=outcome)
                     if ts is None:
                         self.assertIsNone(v)
                     else:
