@@ -42,12 +42,6 @@ struct space_state {
 };
 
 
-/* The last outcome of one URL path, so failures are logged on change only. */
-struct path_state {
-	char			*path;
-	enum engine_result		 last;
-};
-
 struct inventory_families {
 	struct metric_family	*connector_info;
 	struct metric_family	*connector_missing_secrets;
@@ -73,9 +67,13 @@ struct inventory {
 	struct kibana_space_list new_spaces;
 	bool			 spaces_ok;
 
-	/* for logging state changes only */
-	struct path_state	*paths;		/* sorted by path */
-	size_t			 npaths;
+	/* failing requests: one line per change of the set of failing paths */
+	char			*failing;	/* sorted paths, '\n'-joined; NULL = none */
+	char			**cyc_paths;	/* this cycle's failing paths */
+	size_t			 ncyc_paths, capcyc_paths;
+	enum engine_result	 cyc_result;	/* this cycle's first failure */
+	long			 cyc_status;
+	char			 cyc_detail[512];
 	char			**missing_keys;		/* sorted "space\nrule\nconn" */
 	size_t			 nmissing_keys;
 	char			**secrets_keys;		/* sorted "space\nconn" */
@@ -251,9 +249,10 @@ inventory_free(void *arg)
 	kibana_space_list_free(&t->new_spaces);
 	keys_free(t->missing_keys, t->nmissing_keys);
 	keys_free(t->secrets_keys, t->nsecrets_keys);
-	for (i = 0; i < t->npaths; i++)
-		free(t->paths[i].path);
-	free(t->paths);
+	free(t->failing);
+	for (i = 0; i < t->ncyc_paths; i++)
+		free(t->cyc_paths[i]);
+	free(t->cyc_paths);
 	free(t);
 }
 
@@ -306,82 +305,109 @@ api_path(enum engine_api api)
 	return "/";
 }
 
-static int
-path_cmp(const void *key, const void *elem)
+/* Records a failed request of this cycle (logged at the end of the cycle). */
+static void
+note_failure(struct inventory *t, const struct treq *r, enum engine_result res,
+    const struct http_response *resp, const char *detail)
 {
-	return strcmp(key, ((const struct path_state *)elem)->path);
+	char **n, *copy;
+
+	if (t->ncyc_paths == 0) {
+		t->cyc_result = res;
+		t->cyc_status = resp->status;
+		snprintf(t->cyc_detail, sizeof(t->cyc_detail), "%s", detail);
+	}
+	if (t->ncyc_paths == t->capcyc_paths) {
+		size_t cap = t->capcyc_paths ? t->capcyc_paths * 2 : 8;
+
+		if ((n = reallocarray(t->cyc_paths, cap, sizeof(*n))) == NULL)
+			return;
+		t->cyc_paths = n;
+		t->capcyc_paths = cap;
+	}
+	if ((copy = strdup(r->path)) != NULL)
+		t->cyc_paths[t->ncyc_paths++] = copy;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /*
- * Records res as the latest outcome of path; returns the previous one, or
- * RESULT_OK for a path never seen (so a first success logs nothing).
+ * End of a cycle: one warning when the set of failing paths changes (a
+ * Kibana outage is one line, not one per URL), one line on recovery.
  */
-static enum engine_result
-path_swap(struct inventory *t, const char *path, enum engine_result res)
-{
-	struct path_state *ps, *n;
-	enum engine_result prev;
-	size_t lo = 0, hi = t->npaths, mid;
-	char *copy;
-
-	ps = t->npaths == 0 ? NULL :
-	    bsearch(path, t->paths, t->npaths, sizeof(*t->paths), path_cmp);
-	if (ps != NULL) {
-		prev = ps->last;
-		ps->last = res;
-		return prev;
-	}
-	if (res == RESULT_OK)
-		return RESULT_OK;	/* only failing paths need a record */
-	while (lo < hi) {
-		mid = (lo + hi) / 2;
-		if (strcmp(t->paths[mid].path, path) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if ((copy = strdup(path)) == NULL)
-		return RESULT_OK;
-	n = reallocarray(t->paths, t->npaths + 1, sizeof(*n));
-	if (n == NULL) {
-		free(copy);
-		return RESULT_OK;
-	}
-	t->paths = n;
-	memmove(&t->paths[lo + 1], &t->paths[lo],
-	    (t->npaths - lo) * sizeof(*t->paths));
-	t->paths[lo].path = copy;
-	t->paths[lo].last = res;
-	t->npaths++;
-	return RESULT_OK;
-}
-
-/* Logs a failed request once per change of state of its path, and recovery. */
 static void
-note_result(struct inventory *t, struct treq *r, enum engine_result res,
-    const struct http_response *resp, const char *detail)
+log_failures(struct inventory *t)
 {
-	char status[16];
-	struct log_field f[5];
-	enum engine_result prev;
+	struct strbuf joined, shown;
+	char status[16], count[24];
+	size_t i;
 
-	prev = path_swap(t, r->path, res);
-	if (res == prev)
-		return;
-	snprintf(status, sizeof(status), "%ld", resp != NULL ? resp->status : 0L);
-	f[0] = (struct log_field){ "TARGET", t->cfg->name };
-	f[1] = (struct log_field){ "URL_PATH", r->path };
-	f[2] = (struct log_field){ "RESULT", engine_result_to_string(res) };
-	f[3] = (struct log_field){ "HTTP_STATUS", status };
-	f[4] = (struct log_field){ "ERROR_MESSAGE", detail };
+	strbuf_init(&joined);
+	strbuf_init(&shown);
+	if (t->ncyc_paths > 1)
+		qsort(t->cyc_paths, t->ncyc_paths, sizeof(*t->cyc_paths), cmp_str);
+	for (i = 0; i < t->ncyc_paths; i++) {
+		if (i > 0 && strcmp(t->cyc_paths[i], t->cyc_paths[i - 1]) == 0)
+			continue;
+		strbuf_printf(&joined, "%s%s", joined.len > 0 ? "\n" : "",
+		    t->cyc_paths[i]);
+		strbuf_printf(&shown, "%s%s", shown.len > 0 ? ", " : "",
+		    t->cyc_paths[i]);
+	}
+	if (strbuf_failed(&joined) || strbuf_failed(&shown))
+		goto out;
+	if (t->ncyc_paths == 0 && t->failing != NULL) {
+		struct log_field f[] = {
+			{ "TARGET", t->cfg->name }, { "URL_PATH", t->failing },
+			{ "URL_PATHS", NULL },
+		};
+		char *p, *nl;
 
-	if (res == RESULT_OK)
-		log_struct(LOG_INFO, MSGID_TARGET_RECOVERED, f, 4,
-		    "Kibana target '%s' answers %s again", t->cfg->name, r->path);
-	else
-		log_struct(LOG_WARNING, MSGID_TARGET_UNREACHABLE, f, 5,
-		    "request to Kibana target '%s' failed (%s): %s",
-		    t->cfg->name, engine_result_to_string(res), detail);
+		/* URL_PATH: the first path that failed; URL_PATHS: all. */
+		for (p = t->failing; p != NULL; p = nl != NULL ? nl + 1 : NULL) {
+			nl = strchr(p, '\n');
+			strbuf_printf(&shown, "%s%.*s", p == t->failing ? "" : ", ",
+			    nl != NULL ? (int)(nl - p) : (int)strlen(p), p);
+		}
+		if ((nl = strchr(t->failing, '\n')) != NULL)
+			*nl = '\0';
+		f[2].value = strbuf_str(&shown);
+		log_struct(LOG_INFO, MSGID_TARGET_RECOVERED, f, ELEMENTSOF(f),
+		    "Kibana target '%s' answers every request again",
+		    t->cfg->name);
+		free(t->failing);
+		t->failing = NULL;
+	} else if (t->ncyc_paths > 0 && (t->failing == NULL ||
+	    strcmp(t->failing, strbuf_str(&joined)) != 0)) {
+		struct log_field f[] = {
+			{ "TARGET", t->cfg->name },
+			{ "URL_PATH", t->cyc_paths[0] },
+			{ "URL_PATHS", strbuf_str(&shown) },
+			{ "FAILED_REQUESTS", count },
+			{ "RESULT", engine_result_to_string(t->cyc_result) },
+			{ "HTTP_STATUS", status },
+			{ "ERROR_MESSAGE", t->cyc_detail },
+		};
+
+		snprintf(status, sizeof(status), "%ld", t->cyc_status);
+		snprintf(count, sizeof(count), "%zu", t->ncyc_paths);
+		log_struct(LOG_WARNING, MSGID_TARGET_UNREACHABLE, f, ELEMENTSOF(f),
+		    "requests to Kibana target '%s' fail (%s): %s; failing: %s",
+		    t->cfg->name, engine_result_to_string(t->cyc_result),
+		    t->cyc_detail, strbuf_str(&shown));
+		free(t->failing);
+		t->failing = strbuf_steal(&joined);
+	}
+out:
+	for (i = 0; i < t->ncyc_paths; i++)
+		free(t->cyc_paths[i]);
+	t->ncyc_paths = 0;
+	strbuf_free(&joined);
+	strbuf_free(&shown);
 }
 
 static enum engine_result
@@ -471,7 +497,8 @@ request_done(struct check *c, const struct http_response *resp,
 		snprintf(detail, sizeof(detail), "HTTP status %ld", resp->status);
 	else
 		detail[0] = '\0';
-	note_result(t, r, res, resp, detail);
+	if (res != RESULT_OK)
+		note_failure(t, r, res, resp, detail);
 
 	/* The space list is known: poll every space in it. */
 	if (r->api == API_SPACES) {
@@ -583,12 +610,6 @@ inventory_run(struct check *c, void *arg)
 		for (i = 0; i < t->nspaces; i++)
 			submit_space(c, t, t->spaces[i]);
 	}
-}
-
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 static bool
@@ -707,15 +728,16 @@ rebuild_metrics(struct inventory *t)
 			metrics_set(f->connector_info, iv, 1);
 			metrics_set(f->connector_missing_secrets, cv,
 			    c->missing_secrets);
-			if (c->preconfigured) {
-				/* Summed over spaces: each counts its own rules. */
-				metrics_add(f->connector_references, cv,
-				    (double)c->referenced_by_count);
+			/*
+			 * Kibana computes referenced_by_count over all saved
+			 * objects, not per space (injectExtraFindData in the
+			 * actions plugin): every space reports the same global
+			 * count of a preconfigured connector, exported once.
+			 */
+			metrics_set(f->connector_references, cv,
+			    (double)c->referenced_by_count);
+			if (c->preconfigured)
 				keyset_add(&pre, strdup(c->id));
-			} else {
-				metrics_set(f->connector_references, cv,
-				    (double)c->referenced_by_count);
-			}
 			if (c->missing_secrets)
 				keyset_add(&secrets, join3(space, c->id, NULL));
 		}
@@ -858,6 +880,7 @@ inventory_finish(struct check *c, void *arg)
 	}
 	kibana_space_list_free(&t->new_spaces);
 	rebuild_metrics(t);
+	log_failures(t);
 }
 
 void

@@ -451,15 +451,21 @@ class FakeKibana:
         return out
 
     def referenced_by_count(self, data, space, conn, preconfigured):
+        # injectExtraFindData (x-pack/plugins/actions/server/application/
+        # connector/lib/inject_extra_find_data.ts): a filter agg with
+        # match_all over the Kibana indices, NOT scoped to the request's
+        # space, so every space reports the same global count
+        # (shared/reference/kibana-api.md section 2.1).
         rbc = conn.get("referenced_by_count")
-        if isinstance(rbc, dict):
-            return rbc.get(space, 0)
+        if isinstance(rbc, dict):       # per space of the referencing rules
+            return sum(rbc.values()) if preconfigured else rbc.get(space, 0)
         if rbc is not None:
             return rbc
         n = 0
-        for r in data.get("rules", {}).get(space, []):
-            if any(a.get("id") == conn.get("id") for a in r.get("actions", [])):
-                n += 1
+        for rules in data.get("rules", {}).values():
+            for r in rules:
+                if any(a.get("id") == conn.get("id") for a in r.get("actions", [])):
+                    n += 1
         return n
 
     def render_connector(self, data, space, c, preconfigured, v):

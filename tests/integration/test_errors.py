@@ -13,6 +13,8 @@ from test_inventory import SAMPLE_INFO, info_set, per_connector
 
 T = "kib"
 OPS_CONNECTORS = "/s/ops/api/actions/connectors"
+MSGID_UNREACHABLE = "3f493180b22f4627b8d426e45f607a6f"
+MSGID_RECOVERED = "e07b6e68ba2640e28af8fee3157b898c"
 
 
 def closed_port():
@@ -29,11 +31,20 @@ def strip_query(p):
 
 class ErrorsTest(KcmTestCase):
 
+    @staticmethod
+    def paths_of(r):
+        """Every URL path a target-level entry names (url_path, url_paths)."""
+        ps = [r.get("url_path")] + (r.get("url_paths") or "").split(", ")
+        return {strip_query(p) for p in ps if p}
+
     def warnings(self, d, url_path):
-        return [r for r in d.logs("warning") if strip_query(r.get("url_path")) == url_path]
+        """Target-level failure warnings that name url_path."""
+        return [r for r in d.logs("warning", message_id=MSGID_UNREACHABLE)
+                if url_path in self.paths_of(r)]
 
     def recoveries(self, d, url_path):
-        return [r for r in d.logs("info") if strip_query(r.get("url_path")) == url_path]
+        return [r for r in d.logs("info", message_id=MSGID_RECOVERED)
+                if url_path in self.paths_of(r)]
 
     def check_failure(self, results, http_status=None, fault=None, url_path=OPS_CONNECTORS,
                       api="connectors", fake_kw=None, target_kw=None, fake_hook=None,
@@ -206,11 +217,14 @@ class ErrorsTest(KcmTestCase):
         self.assertIn(m.get("kibana_connector_monitor_last_success_timestamp_seconds",
                             target=T, api="connectors"), (None, 0))
         for p in ("/api/actions/connectors", "/s/ops/api/actions/connectors",
-                  "/api/actions/connector_types"):
+                  "/api/actions/connector_types", "/api/alerting/rules/_find",
+                  "/s/ops/api/alerting/rules/_find"):
             w = self.warnings(d, p)
             self.assertEqual(len(w), 1, (p, w))
             self.assertEqual(w[0].get("result"), "connect")
             self.assertEqual(w[0].get("target"), T)
+        # a Kibana outage is ONE warning for the target, not one per URL
+        self.assertEqual(len(d.logs("warning", message_id=MSGID_UNREACHABLE)), 1)
 
     def test_kibana_goes_down_and_comes_back(self):
         holder = {}

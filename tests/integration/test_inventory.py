@@ -36,6 +36,8 @@ SAMPLE_REFS = {
     ("default", SNOW): 0, ("ops", PD): 1, ("ops", EMAIL): 1, ("ops", TEAMS): 0,
     ("security-team", JIRA): 1, ("security-team", SOCHOOK): 1,
     ("security-team", GENIE): 1,
+    # preconfigured: Kibana's global count, reported alike in every space
+    # and exported once (never summed over spaces)
     ("*", "ops-slack"): 2,          # default 1 + ops 1 + security-team 0
     ("*", "my-server-log"): 2,      # default 0 + ops 1 + security-team 1
 }
@@ -513,8 +515,9 @@ class SpacesSelectionTest(KcmTestCase):
         m = d.scrape()
         self.assertEqual(info_set(m), {t for t in SAMPLE_INFO if t[0] != "security-team"})
         refs = per_connector(m, "kibana_connector_references")
+        # Kibana's count is global (every space, polled or not): exported as is
         self.assertEqual(refs[("*", "ops-slack")], 2)       # default 1 + ops 1
-        self.assertEqual(refs[("*", "my-server-log")], 1)   # default 0 + ops 1
+        self.assertEqual(refs[("*", "my-server-log")], 2)   # ops 1 + security-team 1
         self.assertEqual(missing_set(m), SAMPLE_MISSING)
         self.assertEqual(self.requests_total(m, "spaces", "ok"), 0,
                          "requests_total{api=spaces,result=ok}")
