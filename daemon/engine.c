@@ -359,12 +359,26 @@ schedule_at(struct check *c, uint64_t due)
 	c->due = due;
 }
 
-/* The first run of a started check. */
+/* Due time of a first run: now, or a random offset inside the interval. */
+static void
+schedule_initial(struct check *c)
+{
+	struct engine *e = c->e;
+	uint64_t now = clock_now(e), delay = 0;
+
+	if (c->first == CHECK_FIRST_RANDOM && !e->once)
+		delay = (uint64_t)(e->clock.random(e->clock.arg) *
+		    (double)c->interval);
+	schedule_at(c, now + delay);
+	if (c->ops->first_scheduled != NULL)
+		c->ops->first_scheduled(c->impl, delay);
+}
+
+/* The first run of a started check; it may wait for another's first run. */
 static void
 schedule_first(struct check *c)
 {
 	struct engine *e = c->e;
-	uint64_t now = clock_now(e);
 
 	if (e->once) {
 		c->once_pending = true;
@@ -374,11 +388,7 @@ schedule_first(struct check *c)
 		c->waiting = true;
 		return;
 	}
-	if (c->first == CHECK_FIRST_RANDOM && !e->once)
-		schedule_at(c, now + (uint64_t)(e->clock.random(e->clock.arg) *
-		    (double)c->interval));
-	else
-		schedule_at(c, now);
+	schedule_initial(c);
 }
 
 int
@@ -512,7 +522,7 @@ run_end(struct check *c)
 
 		if (o->waiting && o->after == c) {
 			o->waiting = false;
-			schedule_at(o, clock_now(e));
+			schedule_initial(o);
 		}
 	}
 	if (e->published != NULL)

@@ -47,6 +47,7 @@ struct probe {
 	/* last run */
 	bool			 have_result;
 	enum probe_result	 last;
+	const char		*label_space;	/* its series' space; NULL = none yet */
 };
 
 static const char *const probe_l[] = { "target", "space", "connector_id" };
@@ -190,8 +191,6 @@ probe_new(struct metrics *m, const struct probe_config *cfg,
 {
 	struct strbuf api, path, url;
 	struct probe *p;
-	const char *v[4];
-	unsigned i;
 
 	p = calloc(1, sizeof(*p));
 	if (p == NULL)
@@ -220,18 +219,6 @@ probe_new(struct metrics *m, const struct probe_config *cfg,
 	    &p->fam) < 0) {
 		probe_free(p);
 		return NULL;
-	}
-
-	/* Every result starts at 0, so increase() works from the first run. */
-	v[0] = cfg->target;
-	v[1] = cfg->space;
-	v[2] = cfg->connector_id;
-	for (i = 0; i < PROBE__MAX; i++) {
-		v[3] = probe_result_to_string(i);
-		if (metrics_add(p->fam.runs, v, 0) < 0) {
-			probe_free(p);
-			return NULL;
-		}
 	}
 	return p;
 fail:
@@ -295,17 +282,67 @@ note_result(struct probe *p, enum probe_result r,
 		    resp->result != HTTP_RESULT_OK ? resp->error : status);
 }
 
+/*
+ * The space its series carry: "*" for a preconfigured connector (as in
+ * kibana_connector_info, so the two join), although the probe runs through
+ * the space it is configured with; else that space.
+ */
+static const char *
+label_space(const struct probe *p)
+{
+	const struct probe_config *c = p->cfg;
+
+	if (p->inventory != NULL &&
+	    inventory_connector_name(p->inventory, c->space, c->connector_id) == NULL &&
+	    inventory_connector_name(p->inventory, "*", c->connector_id) != NULL)
+		return "*";
+	return c->space;
+}
+
+static void
+remove_series(struct probe *p, const char *space)
+{
+	struct metric_family *const *f = (struct metric_family *const *)&p->fam;
+	const char *m[4] = { p->cfg->target, space, p->cfg->connector_id, NULL };
+	size_t i;
+
+	for (i = 0; i < sizeof(p->fam) / sizeof(*f); i++)
+		metrics_remove(f[i], m);
+}
+
+/* Moves the series to the right space label, every result at 0 first. */
+static void
+set_labels(struct probe *p)
+{
+	const char *space = label_space(p);
+	const char *v[4] = { p->cfg->target, space, p->cfg->connector_id, NULL };
+	unsigned i;
+
+	if (p->label_space != NULL && strcmp(p->label_space, space) == 0)
+		return;
+	if (p->label_space != NULL)
+		remove_series(p, p->label_space);
+	p->label_space = strcmp(space, "*") == 0 ? "*" : p->cfg->space;
+	/* Every result starts at 0, so increase() works from the first run. */
+	for (i = 0; i < PROBE__MAX; i++) {
+		v[3] = probe_result_to_string(i);
+		metrics_add(p->fam.runs, v, 0);
+	}
+}
+
 static enum engine_result
 run_done(struct check *ck, const struct http_response *resp,
     enum engine_result kr, void *arg)
 {
 	struct probe *p = arg;
 	const struct probe_config *c = p->cfg;
-	const char *v[4] = { c->target, c->space, c->connector_id, NULL };
+	const char *v[4] = { c->target, NULL, c->connector_id, NULL };
 	struct probe_details d;
 	enum probe_result r;
 
 	(void)ck;
+	set_labels(p);
+	v[1] = p->label_space;
 	r = probe_classify(resp, &d);
 	if (kr == RESULT_OK && r == PROBE_INVALID_RESPONSE)
 		kr = RESULT_INVALID_RESPONSE;
@@ -389,6 +426,8 @@ probe_adopt(void *old, void *new)
 	o->tcfg = n->tcfg;
 	o->ep = n->ep;
 	o->inventory = n->inventory;
+	if (o->label_space != NULL && strcmp(o->label_space, "*") != 0)
+		o->label_space = o->cfg->space;	/* the same text, new memory */
 }
 
 /* The probe left the configuration: its series go. */
@@ -396,13 +435,24 @@ static void
 probe_retire(void *arg)
 {
 	struct probe *p = arg;
-	struct metric_family *const *f = (struct metric_family *const *)&p->fam;
-	const char *m[4] = { p->cfg->target, p->cfg->space, p->cfg->connector_id,
-	    NULL };
-	size_t i;
 
-	for (i = 0; i < sizeof(p->fam) / sizeof(*f); i++)
-		metrics_remove(f[i], m);
+	if (p->label_space != NULL)
+		remove_series(p, p->label_space);
+}
+
+static void
+probe_first_scheduled(void *arg, uint64_t delay_usec)
+{
+	struct probe *p = arg;
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%.1f", (double)delay_usec / (double)USEC_PER_SEC);
+	log_struct(LOG_DEBUG, NULL, (struct log_field[]){
+	    { "TARGET", p->cfg->target }, { "SPACE", p->cfg->space },
+	    { "CONNECTOR_ID", p->cfg->connector_id },
+	    { "FIRST_RUN_SECONDS", buf } }, 4,
+	    "probe of connector '%s' in space '%s' of target '%s': first run in %ss",
+	    p->cfg->connector_id, p->cfg->space, p->cfg->target, buf);
 }
 
 static const struct check_ops probe_ops = {
@@ -412,6 +462,7 @@ static const struct check_ops probe_ops = {
 	.same = probe_same,
 	.adopt = probe_adopt,
 	.retire = probe_retire,
+	.first_scheduled = probe_first_scheduled,
 	.free = probe_free,
 };
 
@@ -445,6 +496,8 @@ probe_add(struct engine_build *b, struct metrics *m,
 	spec.jitter = PROBE_JITTER;
 	/* A restart never fires every probe at once. */
 	spec.first = CHECK_FIRST_RANDOM;
+	/* Not before the inventory says whether the connector is preconfigured. */
+	spec.after = inventory;
 	c = engine_build_add(b, &spec);
 	strbuf_free(&key);
 	return c;

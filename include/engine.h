@@ -118,6 +118,8 @@ struct check_ops {
 	void	(*inherit)(void *new_impl, const void *old_impl);
 	/* The check left the configuration: remove its series; NULL ok. */
 	void	(*retire)(void *impl);
+	/* Its first run was scheduled delay_usec from now (to log it); NULL ok. */
+	void	(*first_scheduled)(void *impl, uint64_t delay_usec);
 	void	(*free)(void *impl);
 };
 

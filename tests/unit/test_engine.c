@@ -311,6 +311,31 @@ test_after(void **state)
 	env_free(v);
 }
 
+/* A random first run that waits for another check keeps its random offset. */
+static void
+test_after_random(void **state)
+{
+	struct env *v = env_new(false);
+	struct engine_build *b = engine_build_begin(v->e);
+	struct fake *inv = fake_new(v, 0, 1);
+	struct check *c;
+
+	(void)state;
+	inv->hold = true;
+	c = add(b, inv, "inv", 60 * SEC, CHECK_FIRST_NOW, NULL);
+	add(b, fake_new(v, 1, 1), "probe", 100 * SEC, CHECK_FIRST_RANDOM, c);
+	engine_build_commit(b);
+	engine_start(v->e);
+	advance(v, 5 * SEC);
+	inv->hold = false;
+	check_release(inv->held);		/* inventory done at 5 s */
+	advance(v, 50 * SEC - 1);
+	assert_int_equal(v->j.runs[1], 0);
+	advance(v, 1);				/* 0.5 of 100 s after that */
+	assert_int_equal(v->j.runs[1], 1);
+	env_free(v);
+}
+
 static void
 test_once(void **state)
 {
@@ -428,6 +453,7 @@ main(void)
 		cmocka_unit_test(test_jitter),
 		cmocka_unit_test(test_no_overlap),
 		cmocka_unit_test(test_after),
+		cmocka_unit_test(test_after_random),
 		cmocka_unit_test(test_once),
 		cmocka_unit_test(test_reload_carry),
 		cmocka_unit_test(test_reload_abort),
