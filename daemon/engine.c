@@ -728,17 +728,33 @@ build_push(struct engine_build *b, struct check *c)
 	return true;
 }
 
+/* "kind\npart\npart...": a check's identity across reloads. */
+static char *
+build_key(const struct check_spec *spec)
+{
+	struct strbuf sb;
+	size_t i;
+
+	strbuf_init(&sb);
+	strbuf_puts(&sb, spec->ops->kind);
+	for (i = 0; i < ELEMENTSOF(spec->key) && spec->key[i] != NULL; i++)
+		strbuf_printf(&sb, "\n%s", spec->key[i]);
+	return strbuf_steal(&sb);
+}
+
 struct check *
 engine_build_add(struct engine_build *b, const struct check_spec *spec)
 {
 	struct check *old, *c;
+	char *key;
 
-	if (b->failed)
+	if (b->failed || (key = build_key(spec)) == NULL)
 		goto fail;
-	old = find_running(b->e, spec->key);
+	old = find_running(b->e, key);
 	if (old != NULL && old->ops == spec->ops &&
 	    old->ops->same(old->impl, spec->impl)) {
 		/* Carried: the running object stays, with the new configuration. */
+		free(key);
 		if (!build_push(b, old))
 			goto fail;
 		old->matched = true;
@@ -747,9 +763,12 @@ engine_build_add(struct engine_build *b, const struct check_spec *spec)
 		old->interval = spec->interval_usec;
 		return old;
 	}
-	if ((c = calloc(1, sizeof(*c))) == NULL)
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		free(key);
 		goto fail;
+	}
 	TAILQ_INIT(&c->inflight);
+	c->key = key;
 	c->e = b->e;
 	c->ops = spec->ops;
 	c->impl = spec->impl;
@@ -758,8 +777,7 @@ engine_build_add(struct engine_build *b, const struct check_spec *spec)
 	c->first = spec->first;
 	c->after = spec->after;
 	c->lim = limiter_find(b->limiters, b->nlimiters, spec->target);
-	if ((c->key = strdup(spec->key)) == NULL ||
-	    (c->target = strdup(spec->target)) == NULL || !build_push(b, c)) {
+	if ((c->target = strdup(spec->target)) == NULL || !build_push(b, c)) {
 		check_destroy(c);
 		b->failed = true;
 		return NULL;

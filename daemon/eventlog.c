@@ -964,12 +964,9 @@ static void
 eventlog_retire(void *arg)
 {
 	struct eventlog *el = arg;
-	struct metric_family *const *f = (struct metric_family *const *)&el->fam;
 	const char *match[5] = { el->cfg->name };
-	size_t i;
 
-	for (i = 0; i < sizeof(el->fam) / sizeof(*f); i++)
-		metrics_remove(f[i], match);
+	metrics_remove_each(&el->fam, sizeof(el->fam), match);
 }
 
 static const struct check_ops eventlog_ops = {
@@ -988,33 +985,24 @@ eventlog_add(struct engine_build *b, struct metrics *m,
     const struct target_config *cfg, struct check *inventory,
     const char *state_dir)
 {
-	struct check_spec spec;
-	struct strbuf key;
+	struct check_spec spec = {
+		.ops = &eventlog_ops,
+		.target = cfg->name,
+		.interval_usec = cfg->event_log.interval_usec,
+		.jitter = EVENTLOG_JITTER,
+		.first = CHECK_FIRST_NOW,
+		/* The first poll waits for the inventory: names for the logs. */
+		.after = inventory,
+	};
 	struct eventlog *el;
-	struct check *c;
 
 	el = eventlog_new(m, inventory != NULL ? check_impl(inventory) : NULL,
 	    cfg, state_dir);
 	if (el == NULL)
 		return NULL;
 	/* A changed Elasticsearch URL or index is another event log. */
-	strbuf_init(&key);
-	strbuf_printf(&key, "eventlog\n%s\n%s", cfg->name, el->url);
-	if (strbuf_failed(&key)) {
-		eventlog_free(el);
-		return NULL;
-	}
-	memset(&spec, 0, sizeof(spec));
-	spec.ops = &eventlog_ops;
+	spec.key[0] = cfg->name;
+	spec.key[1] = el->url;
 	spec.impl = el;
-	spec.key = strbuf_str(&key);
-	spec.target = cfg->name;
-	spec.interval_usec = cfg->event_log.interval_usec;
-	spec.jitter = EVENTLOG_JITTER;
-	spec.first = CHECK_FIRST_NOW;
-	/* The first poll waits for the inventory: names for the log entries. */
-	spec.after = inventory;
-	c = engine_build_add(b, &spec);
-	strbuf_free(&key);
-	return c;
+	return engine_build_add(b, &spec);
 }

@@ -933,12 +933,9 @@ static void
 inventory_retire(void *arg)
 {
 	struct inventory *t = arg;
-	struct metric_family *const *f = (struct metric_family *const *)&t->fam;
 	const char *match[8] = { t->cfg->name };
-	size_t i;
 
-	for (i = 0; i < sizeof(t->fam) / sizeof(*f); i++)
-		metrics_remove(f[i], match);
+	metrics_remove_each(&t->fam, sizeof(t->fam), match);
 }
 
 static const struct check_ops inventory_ops = {
@@ -955,26 +952,16 @@ struct check *
 inventory_add(struct engine_build *b, struct metrics *m,
     const struct target_config *cfg)
 {
-	struct check_spec spec;
-	struct strbuf key;
-	struct check *c;
+	struct check_spec spec = {
+		.ops = &inventory_ops,
+		.key = { cfg->name },
+		.target = cfg->name,
+		.interval_usec = cfg->inventory_interval_usec,
+		.jitter = INVENTORY_JITTER,
+		.first = CHECK_FIRST_NOW,
+	};
 
-	memset(&spec, 0, sizeof(spec));
-	spec.ops = &inventory_ops;
 	if ((spec.impl = inventory_new(m, cfg)) == NULL)
 		return NULL;
-	strbuf_init(&key);
-	strbuf_printf(&key, "inventory\n%s", cfg->name);
-	if (strbuf_failed(&key)) {
-		inventory_free(spec.impl);
-		return NULL;
-	}
-	spec.key = strbuf_str(&key);
-	spec.target = cfg->name;
-	spec.interval_usec = cfg->inventory_interval_usec;
-	spec.jitter = INVENTORY_JITTER;
-	spec.first = CHECK_FIRST_NOW;
-	c = engine_build_add(b, &spec);
-	strbuf_free(&key);
-	return c;
+	return engine_build_add(b, &spec);
 }

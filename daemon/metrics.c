@@ -854,3 +854,13 @@ metrics_register(struct metrics *m, const struct metrics_spec *v, size_t n,
 	}
 	return 0;
 }
+
+void
+metrics_remove_each(const void *fams, size_t size, const char *const *match)
+{
+	struct metric_family *const *f = fams;
+	size_t i;
+
+	for (i = 0; i < size / sizeof(*f); i++)
+		metrics_remove(f[i], match);
+}

@@ -302,12 +302,9 @@ label_space(const struct probe *p)
 static void
 remove_series(struct probe *p, const char *space)
 {
-	struct metric_family *const *f = (struct metric_family *const *)&p->fam;
 	const char *m[4] = { p->cfg->target, space, p->cfg->connector_id, NULL };
-	size_t i;
 
-	for (i = 0; i < sizeof(p->fam) / sizeof(*f); i++)
-		metrics_remove(f[i], m);
+	metrics_remove_each(&p->fam, sizeof(p->fam), m);
 }
 
 /* Moves the series to the right space label, every result at 0 first. */
@@ -471,34 +468,21 @@ probe_add(struct engine_build *b, struct metrics *m,
     const struct probe_config *cfg, const struct target_config *tcfg,
     struct check *inventory)
 {
-	struct check_spec spec;
-	struct strbuf key;
-	struct probe *p;
-	struct check *c;
+	struct check_spec spec = {
+		.ops = &probe_ops,
+		.key = { cfg->target, cfg->space, cfg->connector_id },
+		.target = cfg->target,
+		.interval_usec = cfg->interval_usec,
+		.jitter = PROBE_JITTER,
+		/* A restart never fires every probe at once. */
+		.first = CHECK_FIRST_RANDOM,
+		/* Not before the inventory says whether it is preconfigured. */
+		.after = inventory,
+	};
 
-	p = probe_new(m, cfg, tcfg,
+	spec.impl = probe_new(m, cfg, tcfg,
 	    inventory != NULL ? check_impl(inventory) : NULL);
-	if (p == NULL)
+	if (spec.impl == NULL)
 		return NULL;
-	strbuf_init(&key);
-	strbuf_printf(&key, "probe\n%s\n%s\n%s", cfg->target, cfg->space,
-	    cfg->connector_id);
-	if (strbuf_failed(&key)) {
-		probe_free(p);
-		return NULL;
-	}
-	memset(&spec, 0, sizeof(spec));
-	spec.ops = &probe_ops;
-	spec.impl = p;
-	spec.key = strbuf_str(&key);
-	spec.target = cfg->target;
-	spec.interval_usec = cfg->interval_usec;
-	spec.jitter = PROBE_JITTER;
-	/* A restart never fires every probe at once. */
-	spec.first = CHECK_FIRST_RANDOM;
-	/* Not before the inventory says whether the connector is preconfigured. */
-	spec.after = inventory;
-	c = engine_build_add(b, &spec);
-	strbuf_free(&key);
-	return c;
+	return engine_build_add(b, &spec);
 }

@@ -131,7 +131,8 @@ enum check_first {
 struct check_spec {
 	const struct check_ops *ops;
 	void		*impl;		/* owned by the engine from here on */
-	const char	*key;		/* identity across reloads (copied) */
+	/* identity across reloads: ops->kind and these parts (NULL-ended) */
+	const char	*key[4];
 	const char	*target;	/* label `target` of its requests (copied) */
 	uint64_t	 interval_usec;
 	double		 jitter;	/* later runs: interval * (1 +- jitter) */

@@ -68,6 +68,12 @@ struct metrics_spec {
 
 int	 metrics_register(struct metrics *m, const struct metrics_spec *v,
 	    size_t n, void *fams);
+/*
+ * metrics_remove() on every family of such a struct (size bytes of family
+ * pointers); match has at least as many entries as the widest family.
+ */
+void	 metrics_remove_each(const void *fams, size_t size,
+	    const char *const *match);
 
 /*
  * values has exactly the family's nlabels entries; none may be NULL

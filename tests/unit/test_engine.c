@@ -191,7 +191,7 @@ add(struct engine_build *b, struct fake *f, const char *key,
     uint64_t interval, enum check_first first, struct check *after)
 {
 	struct check_spec spec = {
-		.ops = &fake_ops, .impl = f, .key = key, .target = "t",
+		.ops = &fake_ops, .impl = f, .key = { key }, .target = "t",
 		.interval_usec = interval, .jitter = 0.1, .first = first,
 		.after = after,
 	};
