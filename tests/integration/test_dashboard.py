@@ -37,7 +37,8 @@ RULES = os.path.join(REPO, "contrib", "prometheus", "alerts.yml")
 JOB = "kibana-connector-monitor"
 INDEX = ".kibana-event-log-8.17.2-000001"
 SNOW_TYPE = ".servicenow"        # disabled by the licence in this test
-TEST_DEADLINE = 150              # hard limit (SIGALRM) for the whole test
+BUDGET = 110                     # s: the waits of one test end by then
+TEST_DEADLINE = 150              # s: hard limit (SIGALRM) for one test
 
 # Grafana's built-in variables, as Grafana would substitute them for a 1h
 # time range on a dashboard with a 1 s scrape interval.
@@ -262,12 +263,18 @@ class TestDashboard(KcmTestCase):
 
     def test_every_panel_query_returns_data(self):
         t0 = time.monotonic()
+
+        def budget(most):
+            """A wait's timeout: at most `most` s, and the test's waits end
+            within BUDGET s of its start (at least 5 s each)."""
+            return max(5.0, min(most, BUDGET - (time.monotonic() - t0)))
         self.start_everything()
 
         def scraped():
             r = self.query('up{job="%s"} == 1' % JOB)
             return r.get("status") == "success" and r["data"]["result"]
-        wait_until(scraped, timeout=60, interval=0.5, what="Prometheus scraping the daemon")
+        wait_until(scraped, timeout=budget(60), interval=0.5,
+                   what="Prometheus scraping the daemon")
 
         # 1. the template variables' label_values() queries
         variables = {"target": ".*", "space": ".*"}
@@ -282,7 +289,7 @@ class TestDashboard(KcmTestCase):
                 r = self.api("/api/v1/label/%s/values" % label, **{"match[]": match})
                 self.assertEqual(r.get("status"), "success", r)
                 return r["data"]
-            got = wait_until(values, timeout=60, interval=0.5,
+            got = wait_until(values, timeout=budget(60), interval=0.5,
                              what="values of variable %s" % v["name"])
             if v["name"] == "target":
                 self.assertEqual(got, ["kib"])
@@ -310,8 +317,8 @@ class TestDashboard(KcmTestCase):
                     del pending[key]
             return not pending
         try:
-            wait_until(all_have_data, timeout=max(10, 100 - (time.monotonic() - t0)),
-                       interval=1, what="data for every panel")
+            wait_until(all_have_data, timeout=budget(100), interval=1,
+                       what="data for every panel")
         except AssertionError:
             self.fail("panels without data after waiting:\n" + "\n".join(
                 "%r %s: %s -> %r" % (k[0], k[1], pending[k], last.get(k)) for k in pending))
@@ -329,7 +336,7 @@ class TestDashboard(KcmTestCase):
                 got = extract(r["data"]["result"])
                 return got == expected or (False, got)
             try:
-                wait_until(lambda: check() is True, timeout=30, interval=0.5,
+                wait_until(lambda: check() is True, timeout=budget(30), interval=0.5,
                            what="panel %r %s" % (title, ref))
             except AssertionError:
                 self.fail("panel %r %s shows %r, want %r" % (title, ref, check(), expected))
@@ -362,7 +369,8 @@ class TestDashboard(KcmTestCase):
             bad = [(rule["name"], rule.get("lastError")) for rule in rules
                    if rule.get("health") != "ok"]
             return len(rules) == 8 and not bad and rules
-        wait_until(rules_ok, timeout=30, interval=0.5, what="all 8 rules evaluated, health ok")
+        wait_until(rules_ok, timeout=budget(30), interval=0.5,
+                   what="all 8 rules evaluated, health ok")
 
         def failing_alerts():
             r = self.api("/api/v1/alerts")
@@ -370,7 +378,7 @@ class TestDashboard(KcmTestCase):
                    if a["labels"]["alertname"] == "KibanaConnectorFailing"
                    and a["state"] == "firing"}
             return got if {WEBHOOK, DELETED} <= set(got) else None
-        alerts = wait_until(failing_alerts, timeout=30, interval=0.5,
+        alerts = wait_until(failing_alerts, timeout=budget(30), interval=0.5,
                             what="KibanaConnectorFailing for %s and %s" % (WEBHOOK, DELETED))
         self.assertEqual(alerts[WEBHOOK]["labels"].get("name"), "Ops webhook")
         self.assertIn('"Ops webhook"', alerts[WEBHOOK]["annotations"]["summary"])
@@ -381,7 +389,6 @@ class TestDashboard(KcmTestCase):
         r = self.api("/api/v1/alerts")
         self.assertFalse([a for a in r["data"]["alerts"]
                           if a["labels"]["alertname"] == "KibanaConnectorMonitorDown"])
-        self.assertLess(time.monotonic() - t0, 120)
 
 
 if __name__ == "__main__":
