@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 
 packages=(gcc cmake make pkg-config python3 openssl curl
 	libcurl4-openssl-dev libevent-dev libjansson-dev libsystemd-dev
-	libyaml-dev libcmocka-dev prometheus
+	libyaml-dev libcmocka-dev
+	prometheus	# promtool (scrapes, alert rules) and the server for test_dashboard
 	systemd systemd-container dpkg-dev util-linux	# nspawn, .deb, unshare/nsenter
 	valgrind)
 missing=()
