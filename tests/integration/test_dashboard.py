@@ -17,24 +17,17 @@ import json
 import os
 import re
 import signal
-import socket
-import subprocess
 import time
 import unittest
-import urllib.error
-import urllib.parse
-import urllib.request
 
 from kcmtest import (
     API_KEY, DELETED, EMAIL, PD, REPO, RULE_CPU, SERVERLOG, SNOW, TEAMS, WEBHOOK,
     KcmTestCase, load_sample, to_yaml, wait_until)
 from kcmtest import INDEX as INDEX_CONNECTOR
 from fake_es import FakeES, ms_to_iso
+from promtest import JOB, PROMETHEUS, PrometheusMixin
 
-PROMETHEUS = "/usr/bin/prometheus"
 DASHBOARD = os.path.join(REPO, "contrib", "grafana", "kibana-connector-monitor.json")
-RULES = os.path.join(REPO, "contrib", "prometheus", "alerts.yml")
-JOB = "kibana-connector-monitor"
 INDEX = ".kibana-event-log-8.17.2-000001"
 SNOW_TYPE = ".servicenow"        # disabled by the licence in this test
 BUDGET = 110                     # s: the waits of one test end by then
@@ -49,15 +42,6 @@ BUILTINS = {
     "__range_s": "3600",
     "__range_ms": "3600000",
 }
-
-
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
 
 
 def substitute(expr, variables):
@@ -95,7 +79,7 @@ def event(ts_ms, cid, type_id, action="execute", outcome=None, ns=None, name="?"
     return doc
 
 
-class TestDashboard(KcmTestCase):
+class TestDashboard(PrometheusMixin, KcmTestCase):
     max_requests = 6000
 
     @classmethod
@@ -109,72 +93,6 @@ class TestDashboard(KcmTestCase):
         signal.alarm(TEST_DEADLINE)
         with open(DASHBOARD, encoding="utf-8") as f:
             self.dash = json.load(f)
-
-    # -- Prometheus ---------------------------------------------------------
-
-    def start_prometheus(self, daemon_port):
-        port = free_port()
-        cfg = {
-            "global": {"scrape_interval": "1s", "scrape_timeout": "1s",
-                       "evaluation_interval": "1s"},
-            "rule_files": [RULES],
-            "scrape_configs": [{
-                "job_name": JOB, "scrape_interval": "1s", "scrape_timeout": "1s",
-                "static_configs": [{"targets": ["127.0.0.1:%d" % daemon_port]}]}],
-        }
-        cfg_path = self.write_file("prometheus.yml", json.dumps(cfg, indent=1))
-        log = open(self.path("prometheus.log"), "wb")
-        self.addCleanup(log.close)
-        proc = subprocess.Popen(
-            [PROMETHEUS, "--config.file=" + cfg_path,
-             "--storage.tsdb.path=" + self.path("prometheus-data"),
-             "--web.listen-address=127.0.0.1:%d" % port, "--log.level=warn"],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=self.tmp)
-        self.addCleanup(self.stop_prometheus, proc)
-        self.prom = "http://127.0.0.1:%d" % port
-        self.prom_proc = proc
-
-        def ready():
-            if proc.poll() is not None:
-                raise AssertionError("prometheus exited with %s:\n%s" % (
-                    proc.returncode, self.prometheus_log()))
-            try:
-                with urllib.request.urlopen(self.prom + "/-/ready", timeout=5) as r:
-                    return r.status == 200
-            except (OSError, urllib.error.URLError):
-                return False
-        wait_until(ready, timeout=60, interval=0.2, what="prometheus /-/ready")
-
-    def stop_prometheus(self, proc):
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-        if self._test_failed():
-            print("\n[test_dashboard] prometheus log:\n" + self.prometheus_log())
-
-    def prometheus_log(self):
-        try:
-            with open(self.path("prometheus.log"), encoding="utf-8", errors="replace") as f:
-                return f.read()[-4000:]
-        except OSError:
-            return ""
-
-    def api(self, path, **params):
-        url = self.prom + path
-        if params:
-            url += "?" + urllib.parse.urlencode(params)
-        try:
-            with urllib.request.urlopen(url, timeout=20) as r:
-                return json.load(r)
-        except urllib.error.HTTPError as e:     # 400 on a bad query: keep the body
-            return json.load(e)
-
-    def query(self, expr):
-        return self.api("/api/v1/query", query=expr)
 
     # -- the scenario ----------------------------------------------------------
 
