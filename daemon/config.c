@@ -1,22 +1,23 @@
 /*
- * config.c: the YAML configuration file.
+ * config.c: the configuration's schema: which keys exist where, their
+ * values, the cross-key checks, and config_load() itself.
  *
  * Loading happens in three steps:
  *
- *  1. The file is read whole and libyaml's event parser turns it into a
- *     small tree of nodes (scalars, lists, mappings), each remembering its
- *     line and column.  Anchors, aliases and multiple documents are refused;
- *     a syntax error is one error at libyaml's problem mark.
+ *  1. The file is read whole and ytree.c turns it into a small tree of
+ *     nodes, each remembering its line and column.
  *  2. Every mapping is walked against a table of known keys (struct
  *     key_spec).  Unknown and duplicate keys are errors; the common value
  *     kinds (string, file name, boolean, integer, duration, size) are parsed
  *     straight from the table into the struct, anything else by a per-key
  *     function.  Adding a key is one table line.
- *  3. Per endpoint, cross-key checks: credentials, secret files, TLS files.
+ *  3. Per endpoint, cross-key checks: credentials, secret files (secret.c),
+ *     TLS files.
  *
- * Every problem is appended to the error list and parsing goes on, so a
- * single run reports all of them.  The content of secret files never
- * reaches an error message, and neither do URLs (they may hold userinfo).
+ * Every problem, the loader's included, goes through one struct
+ * ytree_report into the error list, and parsing goes on, so a single run
+ * reports all of them.  The content of secret files never reaches an error
+ * message, and neither do URLs (they may hold userinfo).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -30,17 +31,18 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
-#include <yaml.h>
 
 #include "config.h"
 #include "log.h"
+#include "secret.h"
 #include "util.h"
+#include "yjson.h"
+#include "ytree.h"
 
 #define CONFIG_MAX_FILE		(4 * 1024 * 1024)
-#define CONFIG_MAX_DEPTH	32
-#define SECRET_MAX		(64 * 1024)
 #define TARGET_NAME_MAX		64
 #define WHERE_MAX		128
+#define REASON_MAX		128
 
 #define TIMEOUT_MIN		USEC_PER_MSEC
 #define TIMEOUT_MAX		(3600 * USEC_PER_SEC)
@@ -54,34 +56,15 @@
 #define AUTH_APIKEY_PREFIX	"Authorization: ApiKey "
 #define AUTH_BASIC_PREFIX	"Authorization: Basic "
 
-/* ---- the node tree ---------------------------------------------------- */
-
-enum node_kind {
-	NODE_SCALAR,
-	NODE_SEQUENCE,
-	NODE_MAPPING,
-};
-
-struct node {
-	enum node_kind	 kind;
-	unsigned	 line;		/* 1-based */
-	unsigned	 column;	/* 1-based */
-	bool		 plain;		/* unquoted scalar */
-	char		*value;		/* scalar text, NUL-terminated */
-	size_t		 len;
-	struct node	**child;	/* list items; mapping: key, value, ... */
-	size_t		 nchild;
-	size_t		 cap;
-};
-
 /* ---- the parser state ------------------------------------------------- */
 
 struct parser {
-	const char		*path;		/* as given to config_load() */
-	char			*basedir;	/* for relative *_file names */
+	const char		*path;		/* names the input in errors */
+	const char		*basedir;	/* for relative *_file names */
 	struct config_errors	*errs;
 	size_t			 nerrors;	/* added by this load */
 	bool			 oom;
+	struct ytree_report	 rep;		/* -> parser_error() */
 };
 
 /*
@@ -101,7 +84,7 @@ enum value_kind {
 
 struct key_spec;
 typedef int (*key_parse_fn)(struct parser *p, const struct key_spec *spec,
-    const struct node *v, void *ctx, const char *where);
+    const struct ytree_node *v, void *ctx, const char *where);
 
 struct key_spec {
 	const char	*key;
@@ -123,44 +106,31 @@ struct key_spec {
 
 /* What parse_mapping() saw for each key of the table. */
 struct key_seen {
-	const struct node *key;		/* NULL: key absent */
-	const struct node *value;
+	const struct ytree_node *key;	/* NULL: key absent */
+	const struct ytree_node *value;
 	bool		 ok;		/* value parsed and stored */
 };
 
-/* A value from the file, made safe for a message (never for secrets). */
-struct shown {
-	char	 s[200 + 4];
-};
-
-static void	 perr(struct parser *p, const struct node *n, const char *fmt,
-		    ...) KCM_PRINTF(3, 4);
-static void	 perr_at(struct parser *p, unsigned line, unsigned column,
-		    const char *fmt, ...) KCM_PRINTF(4, 5);
-
 /* ---- errors ----------------------------------------------------------- */
 
+/*
+ * The struct ytree_report callback: every problem of this load, from the
+ * YAML loader or the schema, becomes one struct config_error.
+ */
 static void
-perr_atv(struct parser *p, unsigned line, unsigned column, const char *fmt,
-    va_list ap)
+parser_error(void *userdata, unsigned line, unsigned column, char *message)
 {
+	struct parser *p = userdata;
 	struct config_error *v;
-	struct strbuf sb;
-	char *file, *msg;
+	char *file;
 
 	p->nerrors++;
-	v = reallocarray(p->errs->v, p->errs->n + 1, sizeof(*v));
-	if (v == NULL) {
-		p->oom = true;
-		return;
-	}
-	p->errs->v = v;
-	strbuf_init(&sb);
-	strbuf_vprintf(&sb, fmt, ap);
-	msg = strbuf_steal(&sb);
 	file = strdup(p->path);
-	if (msg == NULL || file == NULL) {
-		free(msg);
+	v = reallocarray(p->errs->v, p->errs->n + 1, sizeof(*v));
+	if (v != NULL)
+		p->errs->v = v;
+	if (message == NULL || file == NULL || v == NULL) {
+		free(message);
 		free(file);
 		p->oom = true;
 		return;
@@ -168,28 +138,8 @@ perr_atv(struct parser *p, unsigned line, unsigned column, const char *fmt,
 	v[p->errs->n].file = file;
 	v[p->errs->n].line = line;
 	v[p->errs->n].column = column;
-	v[p->errs->n].message = msg;
+	v[p->errs->n].message = message;
 	p->errs->n++;
-}
-
-static void
-perr_at(struct parser *p, unsigned line, unsigned column, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	perr_atv(p, line, column, fmt, ap);
-	va_end(ap);
-}
-
-static void
-perr(struct parser *p, const struct node *n, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	perr_atv(p, n != NULL ? n->line : 0, n != NULL ? n->column : 0, fmt, ap);
-	va_end(ap);
 }
 
 static char *
@@ -203,23 +153,6 @@ xstrdup(struct parser *p, const char *s)
 	return d;
 }
 
-/* Control characters become '?', long values are cut with "...". */
-static const char *
-show(struct shown *sh, const char *s)
-{
-	size_t i, max = sizeof(sh->s) - 4;
-
-	for (i = 0; s[i] != '\0' && i < max; i++)
-		sh->s[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ?
-		    '?' : s[i];
-	if (s[i] != '\0') {
-		memcpy(sh->s + i, "...", 3);
-		i += 3;
-	}
-	sh->s[i] = '\0';
-	return sh->s;
-}
-
 static bool
 has_control(const char *s, size_t len)
 {
@@ -231,348 +164,28 @@ has_control(const char *s, size_t len)
 	return false;
 }
 
-/* ---- building the tree from libyaml events ---------------------------- */
-
-struct loader {
-	struct parser	*p;
-	yaml_parser_t	 yp;
-	const char	*buf;
-	size_t		 len;
-};
-
-static void
-node_free(struct node *n)
-{
-	size_t i;
-
-	if (n == NULL)
-		return;
-	for (i = 0; i < n->nchild; i++)
-		node_free(n->child[i]);
-	free(n->child);
-	if (n->value != NULL) {
-		explicit_bzero(n->value, n->len);
-		free(n->value);
-	}
-	free(n);
-}
-
-static struct node *
-node_new(struct parser *p, enum node_kind kind, const yaml_mark_t *mark)
-{
-	struct node *n;
-
-	n = calloc(1, sizeof(*n));
-	if (n == NULL) {
-		p->oom = true;
-		return NULL;
-	}
-	n->kind = kind;
-	n->line = (unsigned)mark->line + 1;
-	n->column = (unsigned)mark->column + 1;
-	return n;
-}
-
-static int
-node_append(struct parser *p, struct node *parent, struct node *child)
-{
-	struct node **v;
-	size_t ncap;
-
-	if (parent->nchild == parent->cap) {
-		ncap = parent->cap != 0 ? parent->cap * 2 : 4;
-		v = reallocarray(parent->child, ncap, sizeof(*v));
-		if (v == NULL) {
-			p->oom = true;
-			return -ENOMEM;
-		}
-		parent->child = v;
-		parent->cap = ncap;
-	}
-	parent->child[parent->nchild++] = child;
-	return 0;
-}
-
-/* 1-based line and column of a byte offset (reader errors carry only that). */
-static void
-offset_to_mark(const char *buf, size_t len, size_t offset, unsigned *line,
-    unsigned *column)
-{
-	size_t i;
-
-	*line = 1;
-	*column = 1;
-	for (i = 0; i < offset && i < len; i++) {
-		if (buf[i] == '\n') {
-			(*line)++;
-			*column = 1;
-		} else if (((unsigned char)buf[i] & 0xc0) != 0x80)
-			(*column)++;
-	}
-}
-
-static void
-loader_syntax_error(struct loader *l)
-{
-	const yaml_parser_t *yp = &l->yp;
-	const char *problem;
-	unsigned line, column;
-
-	if (yp->error == YAML_MEMORY_ERROR) {
-		l->p->oom = true;
-		return;
-	}
-	if (yp->error == YAML_READER_ERROR)
-		offset_to_mark(l->buf, l->len, yp->problem_offset, &line,
-		    &column);
-	else {
-		line = (unsigned)yp->problem_mark.line + 1;
-		column = (unsigned)yp->problem_mark.column + 1;
-	}
-	problem = yp->problem != NULL ? yp->problem : "invalid YAML";
-	if (yp->context != NULL)
-		perr_at(l->p, line, column,
-		    "YAML syntax error: %s (%s at line %u, column %u)", problem,
-		    yp->context, (unsigned)yp->context_mark.line + 1,
-		    (unsigned)yp->context_mark.column + 1);
-	else
-		perr_at(l->p, line, column, "YAML syntax error: %s", problem);
-}
-
-static int
-loader_next(struct loader *l, yaml_event_t *ev)
-{
-	if (!yaml_parser_parse(&l->yp, ev)) {
-		loader_syntax_error(l);
-		return l->p->oom ? -ENOMEM : -EINVAL;
-	}
-	return 0;
-}
-
-static const yaml_char_t *
-event_anchor(const yaml_event_t *ev)
-{
-	switch (ev->type) {
-	case YAML_SCALAR_EVENT:
-		return ev->data.scalar.anchor;
-	case YAML_SEQUENCE_START_EVENT:
-		return ev->data.sequence_start.anchor;
-	case YAML_MAPPING_START_EVENT:
-		return ev->data.mapping_start.anchor;
-	default:
-		return NULL;
-	}
-}
-
-static int
-load_scalar(struct loader *l, const yaml_event_t *ev, struct node **ret)
-{
-	const char *value = (const char *)ev->data.scalar.value;
-	size_t len = ev->data.scalar.length;
-	struct node *n;
-
-	if (memchr(value, '\0', len) != NULL) {
-		perr_at(l->p, (unsigned)ev->start_mark.line + 1,
-		    (unsigned)ev->start_mark.column + 1,
-		    "NUL characters are not allowed");
-		return -EINVAL;
-	}
-	n = node_new(l->p, NODE_SCALAR, &ev->start_mark);
-	if (n == NULL)
-		return -ENOMEM;
-	n->value = malloc(len + 1);
-	if (n->value == NULL) {
-		l->p->oom = true;
-		free(n);
-		return -ENOMEM;
-	}
-	memcpy(n->value, value, len);
-	n->value[len] = '\0';
-	n->len = len;
-	n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-	*ret = n;
-	return 0;
-}
-
-/* Builds the node that starts with *ev; always consumes *ev. */
-static int
-load_node(struct loader *l, yaml_event_t *ev, unsigned depth,
-    struct node **ret)
-{
-	yaml_event_type_t end;
-	enum node_kind kind;
-	struct node *n = NULL, *c;
-	int r;
-
-	if (ev->type == YAML_ALIAS_EVENT || event_anchor(ev) != NULL) {
-		perr_at(l->p, (unsigned)ev->start_mark.line + 1,
-		    (unsigned)ev->start_mark.column + 1,
-		    "YAML anchors and aliases are not supported");
-		r = -EINVAL;
-		goto out;
-	}
-	switch (ev->type) {
-	case YAML_SCALAR_EVENT:
-		r = load_scalar(l, ev, &n);
-		if (r == 0)
-			*ret = n;
-		goto out;
-	case YAML_SEQUENCE_START_EVENT:
-		kind = NODE_SEQUENCE;
-		end = YAML_SEQUENCE_END_EVENT;
-		break;
-	case YAML_MAPPING_START_EVENT:
-		kind = NODE_MAPPING;
-		end = YAML_MAPPING_END_EVENT;
-		break;
-	default:
-		perr_at(l->p, (unsigned)ev->start_mark.line + 1,
-		    (unsigned)ev->start_mark.column + 1,
-		    "unexpected YAML structure");
-		r = -EINVAL;
-		goto out;
-	}
-	if (depth >= CONFIG_MAX_DEPTH) {
-		perr_at(l->p, (unsigned)ev->start_mark.line + 1,
-		    (unsigned)ev->start_mark.column + 1,
-		    "nested deeper than %d levels", CONFIG_MAX_DEPTH);
-		r = -EINVAL;
-		goto out;
-	}
-	n = node_new(l->p, kind, &ev->start_mark);
-	if (n == NULL) {
-		r = -ENOMEM;
-		goto out;
-	}
-	for (;;) {
-		yaml_event_delete(ev);
-		r = loader_next(l, ev);
-		if (r < 0)
-			break;
-		if (ev->type == end) {
-			*ret = n;
-			n = NULL;
-			break;
-		}
-		r = load_node(l, ev, depth + 1, &c);
-		if (r < 0)
-			break;
-		r = node_append(l->p, n, c);
-		if (r < 0) {
-			node_free(c);
-			break;
-		}
-	}
-	node_free(n);
-out:
-	yaml_event_delete(ev);
-	return r;
-}
-
-static int
-load_tree(struct parser *p, const char *buf, size_t len, struct node **ret)
-{
-	struct loader l = { .p = p, .buf = buf, .len = len };
-	struct node *root = NULL;
-	yaml_event_t ev;
-	int r;
-
-	memset(&ev, 0, sizeof(ev));
-	if (!yaml_parser_initialize(&l.yp)) {
-		p->oom = true;
-		return -ENOMEM;
-	}
-	yaml_parser_set_input_string(&l.yp, (const unsigned char *)buf, len);
-
-	/* STREAM-START, then DOCUMENT-START or STREAM-END. */
-	r = loader_next(&l, &ev);
-	if (r < 0)
-		goto out;
-	yaml_event_delete(&ev);
-	r = loader_next(&l, &ev);
-	if (r < 0)
-		goto out;
-	if (ev.type == YAML_STREAM_END_EVENT) {
-		perr_at(p, 1, 1, "the file is empty; expected a mapping of "
-		    "settings (key: value)");
-		r = -EINVAL;
-		goto out;
-	}
-	yaml_event_delete(&ev);
-	r = loader_next(&l, &ev);
-	if (r < 0)
-		goto out;
-	r = load_node(&l, &ev, 0, &root);
-	if (r < 0)
-		goto out;
-	/* DOCUMENT-END, then STREAM-END. */
-	r = loader_next(&l, &ev);
-	if (r < 0)
-		goto out;
-	yaml_event_delete(&ev);
-	r = loader_next(&l, &ev);
-	if (r < 0)
-		goto out;
-	if (ev.type == YAML_DOCUMENT_START_EVENT) {
-		perr_at(p, (unsigned)ev.start_mark.line + 1,
-		    (unsigned)ev.start_mark.column + 1,
-		    "multiple YAML documents are not supported");
-		r = -EINVAL;
-	}
-out:
-	yaml_event_delete(&ev);
-	yaml_parser_delete(&l.yp);
-	if (r < 0) {
-		node_free(root);
-		return r;
-	}
-	*ret = root;
-	return 0;
-}
-
 /* ---- scalar values ---------------------------------------------------- */
-
-static bool
-node_is_null(const struct node *n)
-{
-	return n->kind == NODE_SCALAR && n->plain &&
-	    (n->len == 0 || strcmp(n->value, "~") == 0 ||
-	    strcmp(n->value, "null") == 0 || strcmp(n->value, "Null") == 0 ||
-	    strcmp(n->value, "NULL") == 0);
-}
-
-static const char *
-node_describe(const struct node *n)
-{
-	switch (n->kind) {
-	case NODE_SEQUENCE:
-		return "a list";
-	case NODE_MAPPING:
-		return "a mapping";
-	default:
-		return node_is_null(n) ? "nothing" : "a scalar";
-	}
-}
 
 /* The text of a non-null scalar, or NULL after reporting a type error. */
 static const char *
-expect_scalar(struct parser *p, const char *key, const struct node *v,
+expect_scalar(struct parser *p, const char *key, const struct ytree_node *v,
     const char *what)
 {
-	if (v->kind != NODE_SCALAR) {
-		perr(p, v, "'%s': expected %s, got %s", key, what,
-		    node_describe(v));
+	if (v->kind != YTREE_SCALAR) {
+		ytree_error(&p->rep, v, "'%s': expected %s, got %s", key, what,
+		    ytree_describe(v));
 		return NULL;
 	}
-	if (node_is_null(v)) {
-		perr(p, v, "'%s': missing value (expected %s)", key, what);
+	if (ytree_is_null(v)) {
+		ytree_error(&p->rep, v, "'%s': missing value (expected %s)",
+		    key, what);
 		return NULL;
 	}
 	return v->value;
 }
 
 static const char *
-expect_string(struct parser *p, const char *key, const struct node *v)
+expect_string(struct parser *p, const char *key, const struct ytree_node *v)
 {
 	const char *s;
 
@@ -580,14 +193,14 @@ expect_string(struct parser *p, const char *key, const struct node *v)
 	if (s == NULL)
 		return NULL;
 	if (*s == '\0') {
-		perr(p, v, "'%s': must not be empty", key);
+		ytree_error(&p->rep, v, "'%s': must not be empty", key);
 		return NULL;
 	}
 	return s;
 }
 
 static int
-parse_string(struct parser *p, const char *key, const struct node *v,
+parse_string(struct parser *p, const char *key, const struct ytree_node *v,
     char **ret)
 {
 	const char *s;
@@ -608,7 +221,7 @@ parse_string(struct parser *p, const char *key, const struct node *v,
  * $CREDENTIALS_DIRECTORY when set, else the config file's directory.
  */
 static int
-parse_path(struct parser *p, const char *key, const struct node *v,
+parse_path(struct parser *p, const char *key, const struct ytree_node *v,
     char **ret)
 {
 	struct strbuf sb;
@@ -635,10 +248,10 @@ parse_path(struct parser *p, const char *key, const struct node *v,
 }
 
 static int
-parse_bool(struct parser *p, const char *key, const struct node *v,
+parse_bool(struct parser *p, const char *key, const struct ytree_node *v,
     bool *ret)
 {
-	struct shown sh;
+	struct ytree_shown sh;
 	const char *s;
 
 	s = expect_scalar(p, key, v, "true or false");
@@ -649,8 +262,8 @@ parse_bool(struct parser *p, const char *key, const struct node *v,
 	else if (strcmp(s, "false") == 0)
 		*ret = false;
 	else {
-		perr(p, v, "'%s': expected true or false, got '%s'", key,
-		    show(&sh, s));
+		ytree_error(&p->rep, v, "'%s': expected true or false, got "
+		    "'%s'", key, ytree_show(&sh, s));
 		return -EINVAL;
 	}
 	return 0;
@@ -693,12 +306,12 @@ format_value(enum value_kind kind, uint64_t v, char *buf, size_t bufsz)
 /* VALUE_UINT, VALUE_DURATION, VALUE_SIZE: parsed and range-checked. */
 static int
 parse_number(struct parser *p, const struct key_spec *spec,
-    const struct node *v, uint64_t *ret)
+    const struct ytree_node *v, uint64_t *ret)
 {
 	const char *what, *noun, *hint, *s;
 	int (*fn)(const char *, uint64_t *);
 	char lo[32], hi[32];
-	struct shown sh;
+	struct ytree_shown sh;
 	uint64_t u = 0;
 	int r;
 
@@ -727,15 +340,15 @@ parse_number(struct parser *p, const struct key_spec *spec,
 		return -EINVAL;
 	r = fn(s, &u);
 	if (r == -EINVAL) {
-		perr(p, v, "'%s': invalid %s '%s'%s", spec->key, noun,
-		    show(&sh, s), hint);
+		ytree_error(&p->rep, v, "'%s': invalid %s '%s'%s", spec->key,
+		    noun, ytree_show(&sh, s), hint);
 		return r;
 	}
 	if (r < 0 || u < spec->min || u > spec->max) {
 		format_value(spec->kind, spec->min, lo, sizeof(lo));
 		format_value(spec->kind, spec->max, hi, sizeof(hi));
-		perr(p, v, "'%s': '%s' is out of range (%s..%s)", spec->key,
-		    show(&sh, s), lo, hi);
+		ytree_error(&p->rep, v, "'%s': '%s' is out of range (%s..%s)",
+		    spec->key, ytree_show(&sh, s), lo, hi);
 		return -ERANGE;
 	}
 	*ret = u;
@@ -744,7 +357,7 @@ parse_number(struct parser *p, const struct key_spec *spec,
 
 static int
 parse_value(struct parser *p, const struct key_spec *spec,
-    const struct node *v, void *ctx, const char *where)
+    const struct ytree_node *v, void *ctx, const char *where)
 {
 	void *field = (char *)ctx + spec->offset;
 	uint64_t u;
@@ -789,36 +402,37 @@ where_text(char *buf, size_t bufsz, const char *where)
  * entirely valid, -EINVAL otherwise (errors reported).
  */
 static int
-parse_mapping(struct parser *p, const struct node *map, const char *where,
+parse_mapping(struct parser *p, const struct ytree_node *map, const char *where,
     const struct key_spec *specs, size_t nspecs, void *ctx,
     struct key_seen *seen)
 {
 	char wbuf[WHERE_MAX + 16];
-	const struct node *k, *v;
+	const struct ytree_node *k, *v;
 	size_t before = p->nerrors, i, j;
-	struct shown sh;
+	struct ytree_shown sh;
 
 	memset(seen, 0, nspecs * sizeof(*seen));
 	for (i = 0; i + 1 < map->nchild; i += 2) {
 		k = map->child[i];
 		v = map->child[i + 1];
-		if (k->kind != NODE_SCALAR) {
-			perr(p, k, "keys must be plain strings, got %s %s",
-			    node_describe(k),
-			    where_text(wbuf, sizeof(wbuf), where));
+		if (k->kind != YTREE_SCALAR) {
+			ytree_error(&p->rep, k, "keys must be plain strings, "
+			    "got %s %s", ytree_describe(k), where_text(wbuf,
+			    sizeof(wbuf), where));
 			continue;
 		}
 		for (j = 0; j < nspecs; j++)
 			if (strcmp(k->value, specs[j].key) == 0)
 				break;
 		if (j == nspecs) {
-			perr(p, k, "unknown key '%s' %s", show(&sh, k->value),
-			    where_text(wbuf, sizeof(wbuf), where));
+			ytree_error(&p->rep, k, "unknown key '%s' %s",
+			    ytree_show(&sh, k->value), where_text(wbuf,
+			    sizeof(wbuf), where));
 			continue;
 		}
 		if (seen[j].key != NULL) {
-			perr(p, k, "duplicate key '%s' %s (first defined at "
-			    "line %u)", specs[j].key,
+			ytree_error(&p->rep, k, "duplicate key '%s' %s (first "
+			    "defined at line %u)", specs[j].key,
 			    where_text(wbuf, sizeof(wbuf), where),
 			    seen[j].key->line);
 			continue;
@@ -829,8 +443,9 @@ parse_mapping(struct parser *p, const struct node *map, const char *where,
 	}
 	for (j = 0; j < nspecs; j++)
 		if (specs[j].required && seen[j].key == NULL)
-			perr(p, map, "missing required key '%s' %s",
-			    specs[j].key, where_text(wbuf, sizeof(wbuf), where));
+			ytree_error(&p->rep, map, "missing required key '%s' "
+			    "%s", specs[j].key, where_text(wbuf, sizeof(wbuf),
+			    where));
 	return p->nerrors == before ? 0 : -EINVAL;
 }
 
@@ -874,7 +489,7 @@ url_has(CURLU *u, CURLUPart part)
  * only once it is known to be made of scheme characters.
  */
 static int
-check_url(struct parser *p, const char *key, const struct node *v,
+check_url(struct parser *p, const char *key, const struct ytree_node *v,
     const struct url_rules *rules, const char *s, CURLU *u)
 {
 	size_t slen, i, alen;
@@ -889,7 +504,7 @@ check_url(struct parser *p, const char *key, const struct node *v,
 	    "0123456789+.-");
 	if (slen == 0 || slen >= sizeof(scheme) ||
 	    strncmp(s + slen, "://", 3) != 0) {
-		perr(p, v, "'%s': not an absolute URL (expected "
+		ytree_error(&p->rep, v, "'%s': not an absolute URL (expected "
 		    "scheme://host[:port]%s)", key, rules->allow_path ?
 		    "[/path]" : "");
 		return -EINVAL;
@@ -902,29 +517,30 @@ check_url(struct parser *p, const char *key, const struct node *v,
 		if (strcmp(scheme, rules->schemes[i]) == 0)
 			break;
 	if (rules->schemes[i] == NULL) {
-		perr(p, v, "'%s': unsupported scheme '%s' (use %s)", key,
-		    scheme, rules->schemes_text);
+		ytree_error(&p->rep, v, "'%s': unsupported scheme '%s' (use "
+		    "%s)", key, scheme, rules->schemes_text);
 		return -EINVAL;
 	}
 	auth = s + slen + 3;
 	alen = strcspn(auth, "/?#");
 	if (memchr(auth, '@', alen) != NULL) {
-		perr(p, v, "credentials in '%s' are not allowed%s", key,
-		    rules->credentials_hint);
+		ytree_error(&p->rep, v, "credentials in '%s' are not allowed%s",
+		    key, rules->credentials_hint);
 		return -EINVAL;
 	}
 	if (alen == 0) {
-		perr(p, v, "'%s': missing host name", key);
+		ytree_error(&p->rep, v, "'%s': missing host name", key);
 		return -EINVAL;
 	}
 	if (strpbrk(s, "?#") != NULL) {
-		perr(p, v, "'%s': query strings and fragments are not allowed",
-		    key);
+		ytree_error(&p->rep, v, "'%s': query strings and fragments are "
+		    "not allowed", key);
 		return -EINVAL;
 	}
 	rc = curl_url_set(u, CURLUPART_URL, s, CURLU_NON_SUPPORT_SCHEME);
 	if (rc == CURLUE_BAD_PORT_NUMBER) {
-		perr(p, v, "'%s': invalid port (must be 1-65535)", key);
+		ytree_error(&p->rep, v, "'%s': invalid port (must be 1-65535)",
+		    key);
 		return -EINVAL;
 	}
 	if (rc == CURLUE_OUT_OF_MEMORY) {
@@ -932,34 +548,36 @@ check_url(struct parser *p, const char *key, const struct node *v,
 		return -ENOMEM;
 	}
 	if (rc != CURLUE_OK) {
-		perr(p, v, "'%s': invalid URL: %s", key, curl_url_strerror(rc));
+		ytree_error(&p->rep, v, "'%s': invalid URL: %s", key,
+		    curl_url_strerror(rc));
 		return -EINVAL;
 	}
 	if (url_has(u, CURLUPART_USER) || url_has(u, CURLUPART_PASSWORD) ||
 	    url_has(u, CURLUPART_OPTIONS)) {
-		perr(p, v, "credentials in '%s' are not allowed%s", key,
-		    rules->credentials_hint);
+		ytree_error(&p->rep, v, "credentials in '%s' are not allowed%s",
+		    key, rules->credentials_hint);
 		return -EINVAL;
 	}
 	if (url_has(u, CURLUPART_QUERY) || url_has(u, CURLUPART_FRAGMENT)) {
-		perr(p, v, "'%s': query strings and fragments are not allowed",
-		    key);
+		ytree_error(&p->rep, v, "'%s': query strings and fragments are "
+		    "not allowed", key);
 		return -EINVAL;
 	}
 	if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
 	    host == NULL || *host == '\0') {
-		perr(p, v, "'%s': missing host name", key);
+		ytree_error(&p->rep, v, "'%s': missing host name", key);
 		goto out;
 	}
 	if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK &&
 	    (parse_uint64(port, &n) < 0 || n < 1 || n > 65535)) {
-		perr(p, v, "'%s': invalid port (must be 1-65535)", key);
+		ytree_error(&p->rep, v, "'%s': invalid port (must be 1-65535)",
+		    key);
 		goto out;
 	}
 	if (!rules->allow_path &&
 	    curl_url_get(u, CURLUPART_PATH, &path, 0) == CURLUE_OK &&
 	    path != NULL && strspn(path, "/") != strlen(path)) {
-		perr(p, v, "'%s': must not have a path", key);
+		ytree_error(&p->rep, v, "'%s': must not have a path", key);
 		goto out;
 	}
 	r = 0;
@@ -975,7 +593,7 @@ out:
  * stored as libcurl writes it back, without trailing '/'.
  */
 static int
-parse_url(struct parser *p, const char *key, const struct node *v,
+parse_url(struct parser *p, const char *key, const struct ytree_node *v,
     const struct url_rules *rules, char **ret)
 {
 	const char *s;
@@ -1018,175 +636,76 @@ out:
 
 /* ---- secret and TLS files --------------------------------------------- */
 
-/* Opens a secret file: a regular file not readable by group or others. */
+/* Reports what secret.c found wrong with the file `key` names. */
 static int
-secret_open(struct parser *p, const struct node *v, const char *path,
-    struct stat *ret_st)
+secret_problem(struct parser *p, const char *key, const struct ytree_node *v,
+    const char *path, int r, const char *reason)
 {
-	struct shown sh;
-	struct stat st;
-	int fd, r;
+	struct ytree_shown sh;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		r = -errno;
-		perr(p, v, "cannot open secret file '%s': %s", show(&sh, path),
-		    strerror(-r));
-		return r;
-	}
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		perr(p, v, "cannot stat secret file '%s': %s", show(&sh, path),
-		    strerror(-r));
-		goto fail;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		r = -EINVAL;
-		perr(p, v, "secret file '%s' is not a regular file",
-		    show(&sh, path));
-		goto fail;
-	}
-	if ((st.st_mode & (S_IRGRP | S_IROTH)) != 0) {
-		r = -EPERM;
-		perr(p, v, "secret file '%s' is readable by group or others "
-		    "(mode %04o); run chmod 600 on it", show(&sh, path),
-		    (unsigned)(st.st_mode & 07777));
-		goto fail;
-	}
-	*ret_st = st;
-	return fd;
-fail:
-	close(fd);
+	if (r == -ENOMEM)
+		p->oom = true;
+	else
+		ytree_error(&p->rep, v, "'%s': secret file '%s' %s", key,
+		    ytree_show(&sh, path), reason);
 	return r;
 }
 
-/*
- * Reads a secret: at most SECRET_MAX bytes, one trailing "\n" or "\r\n"
- * stripped, not empty, no control character left (it goes into an HTTP
- * header).  The caller owns *ret and frees it with secret_free().
- */
+/* The secret in the file `key` names; see secret_read(). */
 static int
-secret_read(struct parser *p, const struct node *v, const char *path,
-    char **ret, size_t *ret_len)
+read_secret(struct parser *p, const char *key, const struct ytree_node *v,
+    const char *path, char **ret, size_t *ret_len)
 {
-	struct shown sh;
-	struct stat st;
-	char *buf, *s = NULL;
-	size_t len = 0;
-	ssize_t k;
-	int fd, r;
+	char reason[REASON_MAX];
+	int r;
 
-	fd = secret_open(p, v, path, &st);
-	if (fd < 0)
-		return fd;
-	buf = malloc(SECRET_MAX + 1);
-	if (buf == NULL) {
-		p->oom = true;
-		close(fd);
-		return -ENOMEM;
-	}
-	r = 0;
-	if (st.st_size > SECRET_MAX)
-		len = SECRET_MAX + 1;
-	while (len <= SECRET_MAX) {
-		k = read(fd, buf + len, SECRET_MAX + 1 - len);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0) {
-			r = -errno;
-			perr(p, v, "cannot read secret file '%s': %s",
-			    show(&sh, path), strerror(-r));
-			goto out;
-		}
-		if (k == 0)
-			break;
-		len += (size_t)k;
-	}
-	if (len > SECRET_MAX) {
-		r = -EFBIG;
-		perr(p, v, "secret file '%s' is larger than %d KiB",
-		    show(&sh, path), SECRET_MAX / 1024);
-		goto out;
-	}
-	if (len > 0 && buf[len - 1] == '\n') {
-		len--;
-		if (len > 0 && buf[len - 1] == '\r')
-			len--;
-	}
-	if (len == 0) {
-		r = -EINVAL;
-		perr(p, v, "secret file '%s' is empty", show(&sh, path));
-		goto out;
-	}
-	if (has_control(buf, len)) {
-		r = -EINVAL;
-		perr(p, v, "secret file '%s' contains a line break or control "
-		    "character", show(&sh, path));
-		goto out;
-	}
-	s = malloc(len + 1);
-	if (s == NULL) {
-		p->oom = true;
-		r = -ENOMEM;
-		goto out;
-	}
-	memcpy(s, buf, len);
-	s[len] = '\0';
-	*ret = s;
-	*ret_len = len;
-out:
-	explicit_bzero(buf, SECRET_MAX + 1);
-	free(buf);
-	close(fd);
-	return r;
+	r = secret_read(path, ret, ret_len, reason, sizeof(reason));
+	return r < 0 ? secret_problem(p, key, v, path, r, reason) : 0;
 }
 
-/* CA bundle or client certificate: a readable regular file. */
+/* A secret file curl reads later (client_key_file): opened and closed. */
 static int
-check_readable_file(struct parser *p, const char *key, const struct node *v,
-    const char *path)
+check_secret_file(struct parser *p, const char *key,
+    const struct ytree_node *v, const char *path)
 {
-	struct shown sh;
+	char reason[REASON_MAX];
+	off_t size;
+	int fd, r;
+
+	r = secret_open(path, &fd, &size, reason, sizeof(reason));
+	if (r < 0)
+		return secret_problem(p, key, v, path, r, reason);
+	close(fd);
+	return 0;
+}
+
+/* CA bundle or client certificate, which curl reads later: opened, closed. */
+static int
+check_readable_file(struct parser *p, const char *key,
+    const struct ytree_node *v, const char *path)
+{
+	struct ytree_shown sh;
 	struct stat st;
 	int fd, r = 0;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		r = -errno;
-		perr(p, v, "'%s': cannot open '%s': %s", key, show(&sh, path),
-		    strerror(-r));
+		ytree_error(&p->rep, v, "'%s': cannot open '%s': %s", key,
+		    ytree_show(&sh, path), strerror(-r));
 		return r;
 	}
 	if (fstat(fd, &st) < 0) {
 		r = -errno;
-		perr(p, v, "'%s': cannot stat '%s': %s", key, show(&sh, path),
-		    strerror(-r));
+		ytree_error(&p->rep, v, "'%s': cannot stat '%s': %s", key,
+		    ytree_show(&sh, path), strerror(-r));
 	} else if (!S_ISREG(st.st_mode)) {
 		r = -EINVAL;
-		perr(p, v, "'%s': '%s' is not a regular file", key,
-		    show(&sh, path));
+		ytree_error(&p->rep, v, "'%s': '%s' is not a regular file", key,
+		    ytree_show(&sh, path));
 	}
 	close(fd);
 	return r;
-}
-
-/* a + b + c in one exact allocation (no realloc leaves secret copies). */
-static char *
-secret_concat(struct parser *p, const char *a, size_t alen, const char *b,
-    size_t blen, const char *c, size_t clen)
-{
-	char *s;
-
-	s = malloc(alen + blen + clen + 1);
-	if (s == NULL) {
-		p->oom = true;
-		return NULL;
-	}
-	memcpy(s, a, alen);
-	memcpy(s + alen, b, blen);
-	memcpy(s + alen + blen, c, clen);
-	s[alen + blen + clen] = '\0';
-	return s;
 }
 
 /* ---- endpoints (kibana:, later elasticsearch:) ------------------------ */
@@ -1208,7 +727,7 @@ enum {
 
 static int
 endpoint_parse_url(struct parser *p, const struct key_spec *spec,
-    const struct node *v, void *ctx, const char *where)
+    const struct ytree_node *v, void *ctx, const char *where)
 {
 	struct endpoint_config *ep = ctx;
 
@@ -1218,7 +737,7 @@ endpoint_parse_url(struct parser *p, const struct key_spec *spec,
 
 static int
 endpoint_parse_proxy(struct parser *p, const struct key_spec *spec,
-    const struct node *v, void *ctx, const char *where)
+    const struct ytree_node *v, void *ctx, const char *where)
 {
 	struct endpoint_config *ep = ctx;
 
@@ -1228,7 +747,7 @@ endpoint_parse_proxy(struct parser *p, const struct key_spec *spec,
 
 static int
 endpoint_parse_username(struct parser *p, const struct key_spec *spec,
-    const struct node *v, void *ctx, const char *where)
+    const struct ytree_node *v, void *ctx, const char *where)
 {
 	struct endpoint_config *ep = ctx;
 	const char *s;
@@ -1238,8 +757,8 @@ endpoint_parse_username(struct parser *p, const struct key_spec *spec,
 	if (s == NULL)
 		return -EINVAL;
 	if (strchr(s, ':') != NULL || has_control(s, strlen(s))) {
-		perr(p, v, "'%s': must not contain ':' or control characters",
-		    spec->key);
+		ytree_error(&p->rep, v, "'%s': must not contain ':' or control "
+		    "characters", spec->key);
 		return -EINVAL;
 	}
 	return parse_string(p, spec->key, v, &ep->username);
@@ -1293,44 +812,49 @@ endpoint_done(struct endpoint_config *ep)
 
 static void
 endpoint_load_api_key(struct parser *p, struct endpoint_config *ep,
-    const struct node *v)
+    const struct ytree_node *v)
 {
 	char *key = NULL;
 	size_t len;
 
-	if (secret_read(p, v, ep->api_key_file, &key, &len) < 0)
+	if (read_secret(p, "api_key_file", v, ep->api_key_file, &key,
+	    &len) < 0)
 		return;
-	ep->auth_header = secret_concat(p, AUTH_APIKEY_PREFIX,
+	ep->auth_header = secret_concat(AUTH_APIKEY_PREFIX,
 	    strlen(AUTH_APIKEY_PREFIX), key, len, "", 0);
-	explicit_bzero(key, len);
-	free(key);
+	if (ep->auth_header == NULL)
+		p->oom = true;
+	secret_free(key);
 }
 
 static void
 endpoint_load_basic(struct parser *p, struct endpoint_config *ep,
-    const struct node *v)
+    const struct ytree_node *v)
 {
 	char *pw = NULL, *cred, *b64;
 	size_t len, clen;
 
-	if (secret_read(p, v, ep->password_file, &pw, &len) < 0)
+	if (read_secret(p, "password_file", v, ep->password_file, &pw,
+	    &len) < 0)
 		return;
 	clen = strlen(ep->username) + 1 + len;
-	cred = secret_concat(p, ep->username, strlen(ep->username), ":", 1,
+	cred = secret_concat(ep->username, strlen(ep->username), ":", 1,
 	    pw, len);
-	explicit_bzero(pw, len);
-	free(pw);
-	if (cred == NULL)
+	secret_free(pw);
+	if (cred == NULL) {
+		p->oom = true;
 		return;
+	}
 	b64 = base64_encode(cred, clen);
-	explicit_bzero(cred, clen);
-	free(cred);
+	secret_free(cred);
 	if (b64 == NULL) {
 		p->oom = true;
 		return;
 	}
-	ep->auth_header = secret_concat(p, AUTH_BASIC_PREFIX,
+	ep->auth_header = secret_concat(AUTH_BASIC_PREFIX,
 	    strlen(AUTH_BASIC_PREFIX), b64, strlen(b64), "", 0);
+	if (ep->auth_header == NULL)
+		p->oom = true;
 	secret_free(b64);
 }
 
@@ -1344,17 +868,19 @@ endpoint_check_auth(struct parser *p, struct endpoint_config *ep,
 	const struct key_seen *pw = &seen[EP_PASSWORD_FILE];
 
 	if (api->key != NULL && (user->key != NULL || pw->key != NULL)) {
-		perr(p, api->value, "'api_key_file' cannot be combined with "
-		    "'username'/'password_file'; configure one kind of "
-		    "credentials");
+		ytree_error(&p->rep, api->value, "'api_key_file' cannot be "
+		    "combined with 'username'/'password_file'; configure one "
+		    "kind of credentials");
 		return;
 	}
 	if (user->key != NULL && pw->key == NULL) {
-		perr(p, user->value, "'username' requires 'password_file'");
+		ytree_error(&p->rep, user->value, "'username' requires "
+		    "'password_file'");
 		return;
 	}
 	if (pw->key != NULL && user->key == NULL) {
-		perr(p, pw->value, "'password_file' requires 'username'");
+		ytree_error(&p->rep, pw->value, "'password_file' requires "
+		    "'username'");
 		return;
 	}
 	if (api->ok)
@@ -1370,25 +896,21 @@ endpoint_check_tls(struct parser *p, struct endpoint_config *ep,
 	const struct key_seen *ca = &seen[EP_CA_FILE];
 	const struct key_seen *cert = &seen[EP_CLIENT_CERT_FILE];
 	const struct key_seen *key = &seen[EP_CLIENT_KEY_FILE];
-	struct stat st;
-	int fd;
 
 	if (ca->ok)
 		check_readable_file(p, "ca_file", ca->value, ep->ca_file);
 	if (cert->key != NULL && key->key == NULL)
-		perr(p, cert->value,
+		ytree_error(&p->rep, cert->value,
 		    "'client_cert_file' requires 'client_key_file'");
 	if (key->key != NULL && cert->key == NULL)
-		perr(p, key->value,
+		ytree_error(&p->rep, key->value,
 		    "'client_key_file' requires 'client_cert_file'");
 	if (cert->ok)
 		check_readable_file(p, "client_cert_file", cert->value,
 		    ep->client_cert_file);
-	if (key->ok) {
-		fd = secret_open(p, key->value, ep->client_key_file, &st);
-		if (fd >= 0)
-			close(fd);
-	}
+	if (key->ok)
+		check_secret_file(p, "client_key_file", key->value,
+		    ep->client_key_file);
 }
 
 /*
@@ -1397,15 +919,15 @@ endpoint_check_tls(struct parser *p, struct endpoint_config *ep,
  * been set up with endpoint_init().
  */
 static int
-endpoint_parse(struct parser *p, const char *key, const struct node *v,
+endpoint_parse(struct parser *p, const char *key, const struct ytree_node *v,
     const char *where, struct endpoint_config *ep)
 {
 	struct key_seen seen[EP_NKEYS];
 	size_t before = p->nerrors;
 
-	if (v->kind != NODE_MAPPING) {
-		perr(p, v, "'%s': expected a mapping, got %s", key,
-		    node_describe(v));
+	if (v->kind != YTREE_MAPPING) {
+		ytree_error(&p->rep, v, "'%s': expected a mapping, got %s", key,
+		    ytree_describe(v));
 		return -EINVAL;
 	}
 	ep->pos.line = v->line;
@@ -1431,10 +953,10 @@ enum {
 
 static int
 target_parse_name(struct parser *p, const struct key_spec *spec,
-    const struct node *v, void *ctx, const char *where)
+    const struct ytree_node *v, void *ctx, const char *where)
 {
 	struct target_config *t = ctx;
-	struct shown sh;
+	struct ytree_shown sh;
 	const char *s;
 	size_t len;
 
@@ -1444,14 +966,15 @@ target_parse_name(struct parser *p, const struct key_spec *spec,
 		return -EINVAL;
 	len = strlen(s);
 	if (len > TARGET_NAME_MAX) {
-		perr(p, v, "'%s': longer than %d characters", spec->key,
-		    TARGET_NAME_MAX);
+		ytree_error(&p->rep, v, "'%s': longer than %d characters",
+		    spec->key, TARGET_NAME_MAX);
 		return -EINVAL;
 	}
 	if (strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 	    "0123456789_.-") != len) {
-		perr(p, v, "'%s': invalid target name '%s' (use only A-Z, "
-		    "a-z, 0-9, '_', '.' and '-')", spec->key, show(&sh, s));
+		ytree_error(&p->rep, v, "'%s': invalid target name '%s' (use "
+		    "only A-Z, a-z, 0-9, '_', '.' and '-')", spec->key,
+		    ytree_show(&sh, s));
 		return -EINVAL;
 	}
 	return parse_string(p, spec->key, v, &t->name);
@@ -1459,7 +982,7 @@ target_parse_name(struct parser *p, const struct key_spec *spec,
 
 static int
 target_parse_kibana(struct parser *p, const struct key_spec *spec,
-    const struct node *v, void *ctx, const char *where)
+    const struct ytree_node *v, void *ctx, const char *where)
 {
 	struct target_config *t = ctx;
 	char sub[WHERE_MAX];
@@ -1486,7 +1009,7 @@ enum {
 
 static int
 target_parse_elasticsearch(struct parser *p, const struct key_spec *spec,
-    const struct node *v, void *ctx, const char *where)
+    const struct ytree_node *v, void *ctx, const char *where)
 {
 	struct target_config *t = ctx;
 	char sub[WHERE_MAX];
@@ -1497,10 +1020,10 @@ target_parse_elasticsearch(struct parser *p, const struct key_spec *spec,
 
 static int
 event_log_parse_index(struct parser *p, const struct key_spec *spec,
-    const struct node *v, void *ctx, const char *where)
+    const struct ytree_node *v, void *ctx, const char *where)
 {
 	struct event_log_config *el = ctx;
-	struct shown sh;
+	struct ytree_shown sh;
 	const char *s, *c;
 
 	(void)where;
@@ -1508,16 +1031,17 @@ event_log_parse_index(struct parser *p, const struct key_spec *spec,
 	if (s == NULL)
 		return -EINVAL;
 	if (*s == '\0' || strlen(s) > EVENT_LOG_INDEX_MAX) {
-		perr(p, v, "'%s': must be 1 to %d characters", spec->key,
-		    EVENT_LOG_INDEX_MAX);
+		ytree_error(&p->rep, v, "'%s': must be 1 to %d characters",
+		    spec->key, EVENT_LOG_INDEX_MAX);
 		return -EINVAL;
 	}
 	for (c = s; *c != '\0'; c++)
 		if ((unsigned char)*c <= ' ' || (unsigned char)*c >= 0x7f ||
 		    strchr("/\\\"?#<>|", *c) != NULL) {
-			perr(p, v, "'%s': invalid index expression '%s' (no "
-			    "spaces, control characters or any of / \\ \" ? # "
-			    "< > |)", spec->key, show(&sh, s));
+			ytree_error(&p->rep, v, "'%s': invalid index "
+			    "expression '%s' (no spaces, control characters or "
+			    "any of / \\ \" ? # < > |)", spec->key,
+			    ytree_show(&sh, s));
 			return -EINVAL;
 		}
 	free(el->index);
@@ -1539,15 +1063,15 @@ static const struct key_spec event_log_keys[EL_NKEYS] = {
 
 static int
 target_parse_event_log(struct parser *p, const struct key_spec *spec,
-    const struct node *v, void *ctx, const char *where)
+    const struct ytree_node *v, void *ctx, const char *where)
 {
 	struct target_config *t = ctx;
 	struct key_seen seen[EL_NKEYS];
 	char sub[WHERE_MAX];
 
-	if (v->kind != NODE_MAPPING) {
-		perr(p, v, "'%s': expected a mapping, got %s", spec->key,
-		    node_describe(v));
+	if (v->kind != YTREE_MAPPING) {
+		ytree_error(&p->rep, v, "'%s': expected a mapping, got %s",
+		    spec->key, ytree_describe(v));
 		return -EINVAL;
 	}
 	snprintf(sub, sizeof(sub), "%s.%s", where, spec->key);
@@ -1573,35 +1097,36 @@ valid_space_id(const char *s)
 
 static int
 target_parse_spaces(struct parser *p, const struct key_spec *spec,
-    const struct node *v, void *ctx, const char *where)
+    const struct ytree_node *v, void *ctx, const char *where)
 {
 	struct target_config *t = ctx;
-	const struct node *item;
-	struct shown sh, sh2;
+	const struct ytree_node *item;
+	struct ytree_shown sh, sh2;
 	const char *s;
 	char **spaces;
 	size_t i, j, n = 0;
 	bool ok = true;
 
 	(void)where;
-	if (v->kind == NODE_SCALAR && !node_is_null(v)) {
+	if (v->kind == YTREE_SCALAR && !ytree_is_null(v)) {
 		if (strcmp(v->value, "all") == 0) {
 			t->spaces_all = true;
 			return 0;
 		}
-		perr(p, v, "'%s': expected 'all' or a list of space ids, got "
-		    "'%s' (write [%s] for a single space)", spec->key,
-		    show(&sh, v->value), show(&sh2, v->value));
+		ytree_error(&p->rep, v, "'%s': expected 'all' or a list of "
+		    "space ids, got '%s' (write [%s] for a single space)",
+		    spec->key, ytree_show(&sh, v->value), ytree_show(&sh2,
+		    v->value));
 		return -EINVAL;
 	}
-	if (v->kind != NODE_SEQUENCE) {
-		perr(p, v, "'%s': expected 'all' or a list of space ids, got %s",
-		    spec->key, node_describe(v));
+	if (v->kind != YTREE_SEQUENCE) {
+		ytree_error(&p->rep, v, "'%s': expected 'all' or a list of "
+		    "space ids, got %s", spec->key, ytree_describe(v));
 		return -EINVAL;
 	}
 	if (v->nchild == 0) {
-		perr(p, v, "'%s': the list must not be empty (use 'all' for "
-		    "every space)", spec->key);
+		ytree_error(&p->rep, v, "'%s': the list must not be empty (use "
+		    "'all' for every space)", spec->key);
 		return -EINVAL;
 	}
 	spaces = calloc(v->nchild, sizeof(*spaces));
@@ -1617,18 +1142,20 @@ target_parse_spaces(struct parser *p, const struct key_spec *spec,
 			continue;
 		}
 		if (!valid_space_id(s)) {
-			perr(p, item, "'%s': invalid space id '%s' (use only "
-			    "a-z, 0-9, '_' and '-')", spec->key, show(&sh, s));
+			ytree_error(&p->rep, item, "'%s': invalid space id "
+			    "'%s' (use only a-z, 0-9, '_' and '-')", spec->key,
+			    ytree_show(&sh, s));
 			ok = false;
 			continue;
 		}
 		for (j = 0; j < i; j++)
-			if (v->child[j]->kind == NODE_SCALAR &&
+			if (v->child[j]->kind == YTREE_SCALAR &&
 			    strcmp(v->child[j]->value, s) == 0)
 				break;
 		if (j < i) {
-			perr(p, item, "'%s': duplicate space '%s' (first listed "
-			    "at line %u)", spec->key, s, v->child[j]->line);
+			ytree_error(&p->rep, item, "'%s': duplicate space '%s' "
+			    "(first listed at line %u)", spec->key, s,
+			    v->child[j]->line);
 			ok = false;
 			continue;
 		}
@@ -1708,14 +1235,14 @@ target_set_default(struct target_config *t)
 
 /* One list item of `targets`; *ret_name is its `name` value node. */
 static int
-target_parse(struct parser *p, const struct node *v, const char *where,
-    struct target_config *t, const struct node **ret_name)
+target_parse(struct parser *p, const struct ytree_node *v, const char *where,
+    struct target_config *t, const struct ytree_node **ret_name)
 {
 	struct key_seen seen[TARGET_NKEYS];
 
-	if (v->kind != NODE_MAPPING) {
-		perr(p, v, "'%s': expected a mapping, got %s", where,
-		    node_describe(v));
+	if (v->kind != YTREE_MAPPING) {
+		ytree_error(&p->rep, v, "'%s': expected a mapping, got %s",
+		    where, ytree_describe(v));
 		return -EINVAL;
 	}
 	t->pos.line = v->line;
@@ -1740,200 +1267,27 @@ enum {
 	PROBE_NKEYS,
 };
 
-static bool
-yaml_match(const char *s, const char *const *v)
-{
-	for (; *v != NULL; v++)
-		if (strcmp(s, *v) == 0)
-			return true;
-	return false;
-}
-
-/* YAML 1.2 core schema integer forms: [-+]?[0-9]+, 0o[0-7]+, 0x[0-9a-fA-F]+. */
-static bool
-yaml_integer(const char *s, json_int_t *ret, bool *overflow)
-{
-	const char *digits = s;
-	unsigned long long u;
-	char *end;
-	int base = 10;
-	bool neg = false;
-
-	*overflow = false;
-	if (strncmp(s, "0o", 2) == 0 || strncmp(s, "0x", 2) == 0) {
-		base = s[1] == 'o' ? 8 : 16;
-		digits = s + 2;
-	} else if (*s == '-' || *s == '+') {
-		neg = *s == '-';
-		digits = s + 1;
-	}
-	if (*digits == '\0' || strspn(digits, base == 8 ? "01234567" :
-	    base == 16 ? "0123456789abcdefABCDEF" : "0123456789") !=
-	    strlen(digits))
-		return false;
-	errno = 0;
-	u = strtoull(digits, &end, base);
-	if (errno == ERANGE || u > (unsigned long long)INT64_MAX + (neg ? 1 : 0)) {
-		*overflow = true;
-		return true;
-	}
-	*ret = neg ? (json_int_t)(0 - u) : (json_int_t)u;
-	return true;
-}
-
-/* [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)? */
-static bool
-yaml_float(const char *s, double *ret)
-{
-	const char *q = s;
-	size_t n;
-	char *end;
-
-	if (*q == '-' || *q == '+')
-		q++;
-	n = strspn(q, "0123456789");
-	q += n;
-	if (*q == '.') {
-		size_t m = strspn(q + 1, "0123456789");
-		if (n == 0 && m == 0)
-			return false;
-		q += 1 + m;
-	} else if (n == 0)
-		return false;
-	if (*q == 'e' || *q == 'E') {
-		q++;
-		if (*q == '-' || *q == '+')
-			q++;
-		n = strspn(q, "0123456789");
-		if (n == 0)
-			return false;
-		q += n;
-	}
-	if (*q != '\0')
-		return false;
-	errno = 0;
-	*ret = strtod(s, &end);	/* config loading runs in the "C" locale */
-	return *end == '\0';
-}
-
-/*
- * A plain YAML scalar resolved per the YAML 1.2 core schema; quoted scalars
- * are always strings.  .inf and .nan have no JSON form: errors.
- */
-static json_t *
-yaml_scalar_to_json(struct parser *p, const struct node *n)
-{
-	static const char *const trues[] = { "true", "True", "TRUE", NULL };
-	static const char *const falses[] = { "false", "False", "FALSE", NULL };
-	static const char *const specials[] = { ".inf", ".Inf", ".INF",
-	    "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan",
-	    ".NaN", ".NAN", NULL };
-	struct shown sh;
-	json_int_t i;
-	bool overflow;
-	double d;
-
-	if (!n->plain)
-		return json_stringn(n->value, n->len);
-	if (node_is_null(n))
-		return json_null();
-	if (yaml_match(n->value, trues))
-		return json_true();
-	if (yaml_match(n->value, falses))
-		return json_false();
-	if (yaml_match(n->value, specials)) {
-		perr(p, n, "'params': '%s' has no JSON representation (quote it "
-		    "to send a string)", show(&sh, n->value));
-		return NULL;
-	}
-	if (yaml_integer(n->value, &i, &overflow)) {
-		if (overflow) {
-			perr(p, n, "'params': integer '%s' is out of range (quote "
-			    "it to send a string)", show(&sh, n->value));
-			return NULL;
-		}
-		return json_integer(i);
-	}
-	if (yaml_float(n->value, &d))
-		return json_real(d);
-	return json_stringn(n->value, n->len);
-}
-
-/* Converts a YAML subtree to JSON; NULL after reporting an error. */
-static json_t *
-yaml_to_json(struct parser *p, const struct node *n)
-{
-	json_t *out, *c;
-	size_t i;
-
-	switch (n->kind) {
-	case NODE_SCALAR:
-		return yaml_scalar_to_json(p, n);	/* NULL: error or OOM */
-	case NODE_SEQUENCE:
-		if ((out = json_array()) == NULL)
-			goto oom;
-		for (i = 0; i < n->nchild; i++) {
-			if ((c = yaml_to_json(p, n->child[i])) == NULL ||
-			    json_array_append_new(out, c) < 0) {
-				json_decref(out);
-				return NULL;
-			}
-		}
-		return out;
-	case NODE_MAPPING:
-		if ((out = json_object()) == NULL)
-			goto oom;
-		for (i = 0; i + 1 < n->nchild; i += 2) {
-			const struct node *k = n->child[i];
-			struct shown sh;
-
-			if (k->kind != NODE_SCALAR) {
-				perr(p, k, "'params': keys must be strings, got %s",
-				    node_describe(k));
-				json_decref(out);
-				return NULL;
-			}
-			if (json_object_get(out, k->value) != NULL) {
-				perr(p, k, "'params': duplicate key '%s'",
-				    show(&sh, k->value));
-				json_decref(out);
-				return NULL;
-			}
-			if ((c = yaml_to_json(p, n->child[i + 1])) == NULL ||
-			    json_object_set_new(out, k->value, c) < 0) {
-				json_decref(out);
-				return NULL;
-			}
-		}
-		return out;
-	}
-oom:
-	p->oom = true;
-	return NULL;
-}
-
 static int
 probe_parse_params(struct parser *p, const struct key_spec *spec,
-    const struct node *v, void *ctx, const char *where)
+    const struct ytree_node *v, void *ctx, const char *where)
 {
 	struct probe_config *pc = ctx;
-	size_t before = p->nerrors;
 	json_t *params, *body;
 	char *s;
+	int r;
 
 	(void)where;
-	if (v->kind != NODE_MAPPING) {
-		perr(p, v, "'%s': expected a mapping (the connector's params, "
-		    "sent as {\"params\": ...}), got %s", spec->key,
-		    node_describe(v));
+	if (v->kind != YTREE_MAPPING) {
+		ytree_error(&p->rep, v, "'%s': expected a mapping (the "
+		    "connector's params, sent as {\"params\": ...}), got %s",
+		    spec->key, ytree_describe(v));
 		return -EINVAL;
 	}
-	params = yaml_to_json(p, v);
-	if (params == NULL) {
-		if (p->nerrors == before)
-			p->oom = true;
-		return -EINVAL;
-	}
+	r = yjson_from_ytree(v, spec->key, &p->rep, &params);
+	if (r == -ENOMEM)
+		p->oom = true;
+	if (r < 0)
+		return r;
 	body = json_pack("{s:o}", "params", params);
 	s = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
@@ -1948,10 +1302,10 @@ probe_parse_params(struct parser *p, const struct key_spec *spec,
 
 static int
 probe_parse_space(struct parser *p, const struct key_spec *spec,
-    const struct node *v, void *ctx, const char *where)
+    const struct ytree_node *v, void *ctx, const char *where)
 {
 	struct probe_config *pc = ctx;
-	struct shown sh;
+	struct ytree_shown sh;
 	const char *s;
 
 	(void)where;
@@ -1959,8 +1313,8 @@ probe_parse_space(struct parser *p, const struct key_spec *spec,
 	if (s == NULL)
 		return -EINVAL;
 	if (!valid_space_id(s)) {
-		perr(p, v, "'%s': invalid space id '%s' (use only a-z, 0-9, "
-		    "'_' and '-')", spec->key, show(&sh, s));
+		ytree_error(&p->rep, v, "'%s': invalid space id '%s' (use only "
+		    "a-z, 0-9, '_' and '-')", spec->key, ytree_show(&sh, s));
 		return -EINVAL;
 	}
 	free(pc->space);
@@ -1970,7 +1324,7 @@ probe_parse_space(struct parser *p, const struct key_spec *spec,
 
 static int
 probe_parse_connector_id(struct parser *p, const struct key_spec *spec,
-    const struct node *v, void *ctx, const char *where)
+    const struct ytree_node *v, void *ctx, const char *where)
 {
 	struct probe_config *pc = ctx;
 	const char *s;
@@ -1980,13 +1334,13 @@ probe_parse_connector_id(struct parser *p, const struct key_spec *spec,
 	if (s == NULL)
 		return -EINVAL;
 	if (strlen(s) > PROBE_ID_MAX) {
-		perr(p, v, "'%s': longer than %d characters", spec->key,
-		    PROBE_ID_MAX);
+		ytree_error(&p->rep, v, "'%s': longer than %d characters",
+		    spec->key, PROBE_ID_MAX);
 		return -EINVAL;
 	}
 	if (has_control(s, strlen(s))) {
-		perr(p, v, "'%s': must not contain control characters",
-		    spec->key);
+		ytree_error(&p->rep, v, "'%s': must not contain control "
+		    "characters", spec->key);
 		return -EINVAL;
 	}
 	return parse_string(p, spec->key, v, &pc->connector_id);
@@ -2020,19 +1374,19 @@ probe_done(struct probe_config *pc)
  * first in the file): called from config_parse_root().
  */
 static void
-config_parse_probes(struct parser *p, const struct node *v,
+config_parse_probes(struct parser *p, const struct ytree_node *v,
     struct kcm_config *cfg)
 {
 	struct key_seen seen[PROBE_NKEYS];
-	const struct node **at;
+	const struct ytree_node **at;
 	char sub[WHERE_MAX];
-	struct shown sh, sh2;
+	struct ytree_shown sh, sh2;
 	size_t i, j, n = 0;
 
-	if (v->kind != NODE_SEQUENCE) {
-		if (!node_is_null(v))
-			perr(p, v, "'probes': expected a list of probes, got %s",
-			    node_describe(v));
+	if (v->kind != YTREE_SEQUENCE) {
+		if (!ytree_is_null(v))
+			ytree_error(&p->rep, v, "'probes': expected a list of "
+			    "probes, got %s", ytree_describe(v));
 		return;
 	}
 	if (v->nchild == 0)
@@ -2046,13 +1400,13 @@ config_parse_probes(struct parser *p, const struct node *v,
 	}
 	for (i = 0; i < v->nchild; i++) {
 		struct probe_config *pc = &cfg->probes[n];
-		const struct node *item = v->child[i];
+		const struct ytree_node *item = v->child[i];
 		size_t before = p->nerrors;
 
 		snprintf(sub, sizeof(sub), "probes[%zu]", i);
-		if (item->kind != NODE_MAPPING) {
-			perr(p, item, "'%s': expected a mapping, got %s", sub,
-			    node_describe(item));
+		if (item->kind != YTREE_MAPPING) {
+			ytree_error(&p->rep, item, "'%s': expected a mapping, "
+			    "got %s", sub, ytree_describe(item));
 			continue;
 		}
 		memset(pc, 0, sizeof(*pc));
@@ -2067,9 +1421,9 @@ config_parse_probes(struct parser *p, const struct node *v,
 			continue;
 		if (seen[PROBE_TARGET].key == NULL) {
 			if (cfg->ntargets != 1) {
-				perr(p, item, "missing required key 'target' in "
-				    "'%s' (required when more than one target "
-				    "is configured)", sub);
+				ytree_error(&p->rep, item, "missing required "
+				    "key 'target' in '%s' (required when more "
+				    "than one target is configured)", sub);
 				continue;
 			}
 			if (cfg->targets[0].name == NULL ||
@@ -2083,9 +1437,9 @@ config_parse_probes(struct parser *p, const struct node *v,
 				    strcmp(cfg->targets[j].name, pc->target) == 0)
 					break;
 			if (j == cfg->ntargets) {
-				perr(p, seen[PROBE_TARGET].value, "'target': no "
-				    "target named '%s' is configured",
-				    show(&sh, pc->target));
+				ytree_error(&p->rep, seen[PROBE_TARGET].value,
+				    "'target': no target named '%s' is "
+				    "configured", ytree_show(&sh, pc->target));
 				continue;
 			}
 			pc->target_index = j;
@@ -2101,11 +1455,11 @@ config_parse_probes(struct parser *p, const struct node *v,
 			    pc->connector_id) == 0)
 				break;
 		if (j + 1 < n) {
-			perr(p, seen[PROBE_CONNECTOR_ID].value, "duplicate probe "
-			    "of connector '%s' in space '%s' of target '%s' "
-			    "(first defined at line %u)",
-			    show(&sh, pc->connector_id), pc->space,
-			    show(&sh2, pc->target), at[j]->line);
+			ytree_error(&p->rep, seen[PROBE_CONNECTOR_ID].value,
+			    "duplicate probe of connector '%s' in space '%s' of "
+			    "target '%s' (first defined at line %u)",
+			    ytree_show(&sh, pc->connector_id), pc->space,
+			    ytree_show(&sh2, pc->target), at[j]->line);
 			at[n - 1] = NULL;
 		}
 	}
@@ -2114,7 +1468,7 @@ config_parse_probes(struct parser *p, const struct node *v,
 
 static int
 config_defer_probes(struct parser *p, const struct key_spec *spec,
-    const struct node *v, void *ctx, const char *where)
+    const struct ytree_node *v, void *ctx, const char *where)
 {
 	(void)p;
 	(void)spec;
@@ -2136,12 +1490,12 @@ enum {
 };
 
 static int
-listen_parse_one(struct parser *p, const char *key, const struct node *v,
+listen_parse_one(struct parser *p, const char *key, const struct ytree_node *v,
     struct listen_config *ret)
 {
 	unsigned char addr[sizeof(struct in6_addr)];
 	const char *s, *rbracket, *colon;
-	struct shown sh, sh2;
+	struct ytree_shown sh, sh2;
 	char *host = NULL;
 	uint64_t port;
 	bool v6;
@@ -2153,8 +1507,8 @@ listen_parse_one(struct parser *p, const char *key, const struct node *v,
 	if (v6) {
 		rbracket = strchr(s, ']');
 		if (rbracket == NULL) {
-			perr(p, v, "'%s': missing ']' in '%s'", key,
-			    show(&sh, s));
+			ytree_error(&p->rep, v, "'%s': missing ']' in '%s'",
+			    key, ytree_show(&sh, s));
 			return -EINVAL;
 		}
 		host = strndup(s + 1, (size_t)(rbracket - s - 1));
@@ -2167,8 +1521,8 @@ listen_parse_one(struct parser *p, const char *key, const struct node *v,
 			host = strndup(s, (size_t)(colon - s));
 	}
 	if (colon == NULL) {
-		perr(p, v, "'%s': missing port in '%s' (use host:port or "
-		    "[ipv6]:port)", key, show(&sh, s));
+		ytree_error(&p->rep, v, "'%s': missing port in '%s' (use "
+		    "host:port or [ipv6]:port)", key, ytree_show(&sh, s));
 		goto fail;
 	}
 	if (host == NULL) {
@@ -2176,26 +1530,26 @@ listen_parse_one(struct parser *p, const char *key, const struct node *v,
 		return -ENOMEM;
 	}
 	if (!v6 && strchr(host, ':') != NULL) {
-		perr(p, v, "'%s': write IPv6 addresses in brackets, e.g. "
-		    "[::1]:9479", key);
+		ytree_error(&p->rep, v, "'%s': write IPv6 addresses in "
+		    "brackets, e.g. [::1]:9479", key);
 		goto fail;
 	}
 	if (*host == '\0') {
-		perr(p, v, "'%s': missing host in '%s' (use e.g. 0.0.0.0:%s "
-		    "for every address)", key, show(&sh, s),
-		    show(&sh2, colon + 1));
+		ytree_error(&p->rep, v, "'%s': missing host in '%s' (use e.g. "
+		    "0.0.0.0:%s for every address)", key, ytree_show(&sh, s),
+		    ytree_show(&sh2, colon + 1));
 		goto fail;
 	}
 	if (v6 ? inet_pton(AF_INET6, host, addr) != 1 :
 	    strcmp(host, "localhost") != 0 &&
 	    inet_pton(AF_INET, host, addr) != 1) {
-		perr(p, v, "'%s': host '%s' is not an IP address or "
-		    "'localhost'", key, show(&sh, host));
+		ytree_error(&p->rep, v, "'%s': host '%s' is not an IP address "
+		    "or 'localhost'", key, ytree_show(&sh, host));
 		goto fail;
 	}
 	if (parse_uint64(colon + 1, &port) < 0 || port > 65535) {
-		perr(p, v, "'%s': invalid port '%s' (must be 0-65535)", key,
-		    show(&sh, colon + 1));
+		ytree_error(&p->rep, v, "'%s': invalid port '%s' (must be "
+		    "0-65535)", key, ytree_show(&sh, colon + 1));
 		goto fail;
 	}
 	ret->host = host;
@@ -2208,24 +1562,25 @@ fail:
 
 static int
 config_parse_listen(struct parser *p, const struct key_spec *spec,
-    const struct node *v, void *ctx, const char *where)
+    const struct ytree_node *v, void *ctx, const char *where)
 {
 	struct kcm_config *cfg = ctx;
-	const struct node *item, **at;
+	const struct ytree_node *item, **at;
 	struct listen_config *list;
 	size_t i, j, n, nl = 0;
-	struct shown sh;
+	struct ytree_shown sh;
 	bool ok = true;
 
 	(void)where;
-	if (v->kind == NODE_MAPPING) {
-		perr(p, v, "'%s': expected an address:port or a list of them, "
-		    "got a mapping", spec->key);
+	if (v->kind == YTREE_MAPPING) {
+		ytree_error(&p->rep, v, "'%s': expected an address:port or a "
+		    "list of them, got a mapping", spec->key);
 		return -EINVAL;
 	}
-	n = v->kind == NODE_SCALAR ? 1 : v->nchild;
+	n = v->kind == YTREE_SCALAR ? 1 : v->nchild;
 	if (n == 0) {
-		perr(p, v, "'%s': the list must not be empty", spec->key);
+		ytree_error(&p->rep, v, "'%s': the list must not be empty",
+		    spec->key);
 		return -EINVAL;
 	}
 	list = calloc(n, sizeof(*list));
@@ -2237,7 +1592,7 @@ config_parse_listen(struct parser *p, const struct key_spec *spec,
 		return -ENOMEM;
 	}
 	for (i = 0; i < n; i++) {
-		item = v->kind == NODE_SCALAR ? v : v->child[i];
+		item = v->kind == YTREE_SCALAR ? v : v->child[i];
 		if (listen_parse_one(p, spec->key, item, &list[nl]) < 0) {
 			ok = false;
 			continue;
@@ -2247,9 +1602,9 @@ config_parse_listen(struct parser *p, const struct key_spec *spec,
 			    strcmp(list[j].host, list[nl].host) == 0)
 				break;
 		if (j < nl) {
-			perr(p, item, "'%s': duplicate address '%s' (first "
-			    "listed at line %u)", spec->key,
-			    show(&sh, item->value), at[j]->line);
+			ytree_error(&p->rep, item, "'%s': duplicate address "
+			    "'%s' (first listed at line %u)", spec->key,
+			    ytree_show(&sh, item->value), at[j]->line);
 			free(list[nl].host);
 			ok = false;
 			continue;
@@ -2274,11 +1629,11 @@ config_parse_listen(struct parser *p, const struct key_spec *spec,
  * make the error messages.
  */
 static int
-parse_word(struct parser *p, const struct key_spec *spec, const struct node *v,
+parse_word(struct parser *p, const struct key_spec *spec, const struct ytree_node *v,
     int (*from_string)(const char *), const char *what, const char *noun,
     const char *choices, int *ret)
 {
-	struct shown sh;
+	struct ytree_shown sh;
 	const char *s;
 	int r;
 
@@ -2287,8 +1642,8 @@ parse_word(struct parser *p, const struct key_spec *spec, const struct node *v,
 		return -EINVAL;
 	r = from_string(s);
 	if (r < 0) {
-		perr(p, v, "'%s': invalid %s '%s' (use %s)", spec->key, noun,
-		    show(&sh, s), choices);
+		ytree_error(&p->rep, v, "'%s': invalid %s '%s' (use %s)",
+		    spec->key, noun, ytree_show(&sh, s), choices);
 		return -EINVAL;
 	}
 	*ret = r;
@@ -2297,7 +1652,7 @@ parse_word(struct parser *p, const struct key_spec *spec, const struct node *v,
 
 static int
 config_parse_log_level(struct parser *p, const struct key_spec *spec,
-    const struct node *v, void *ctx, const char *where)
+    const struct ytree_node *v, void *ctx, const char *where)
 {
 	struct kcm_config *cfg = ctx;
 
@@ -2308,7 +1663,7 @@ config_parse_log_level(struct parser *p, const struct key_spec *spec,
 
 static int
 config_parse_log_target(struct parser *p, const struct key_spec *spec,
-    const struct node *v, void *ctx, const char *where)
+    const struct ytree_node *v, void *ctx, const char *where)
 {
 	struct kcm_config *cfg = ctx;
 
@@ -2319,22 +1674,23 @@ config_parse_log_target(struct parser *p, const struct key_spec *spec,
 
 static int
 config_parse_targets(struct parser *p, const struct key_spec *spec,
-    const struct node *v, void *ctx, const char *where)
+    const struct ytree_node *v, void *ctx, const char *where)
 {
 	struct kcm_config *cfg = ctx;
-	const struct node **names;
+	const struct ytree_node **names;
 	char sub[WHERE_MAX];
-	struct shown sh;
+	struct ytree_shown sh;
 	size_t i, j, before = p->nerrors;
 
 	(void)where;
-	if (v->kind != NODE_SEQUENCE) {
-		perr(p, v, "'%s': expected a list of targets, got %s",
-		    spec->key, node_describe(v));
+	if (v->kind != YTREE_SEQUENCE) {
+		ytree_error(&p->rep, v, "'%s': expected a list of targets, got "
+		    "%s", spec->key, ytree_describe(v));
 		return -EINVAL;
 	}
 	if (v->nchild == 0) {
-		perr(p, v, "'%s': the list must not be empty", spec->key);
+		ytree_error(&p->rep, v, "'%s': the list must not be empty",
+		    spec->key);
 		return -EINVAL;
 	}
 	cfg->targets = calloc(v->nchild, sizeof(*cfg->targets));
@@ -2356,9 +1712,9 @@ config_parse_targets(struct parser *p, const struct key_spec *spec,
 			    strcmp(names[j]->value, names[i]->value) == 0)
 				break;
 		if (j < i)
-			perr(p, names[i], "duplicate target name '%s' (first "
-			    "defined at line %u)", show(&sh, names[i]->value),
-			    names[j]->line);
+			ytree_error(&p->rep, names[i], "duplicate target name "
+			    "'%s' (first defined at line %u)", ytree_show(&sh,
+			    names[i]->value), names[j]->line);
 	}
 	free(names);
 	return p->nerrors == before ? 0 : -EINVAL;
@@ -2411,14 +1767,14 @@ config_add_default_target(struct kcm_config *cfg)
 }
 
 static void
-config_parse_root(struct parser *p, const struct node *root,
+config_parse_root(struct parser *p, const struct ytree_node *root,
     struct kcm_config *cfg)
 {
 	struct key_seen seen[TOP_NKEYS];
 
-	if (root->kind != NODE_MAPPING) {
-		perr(p, root, "the top level must be a mapping of settings "
-		    "(key: value), got %s", node_describe(root));
+	if (root->kind != YTREE_MAPPING) {
+		ytree_error(&p->rep, root, "the top level must be a mapping of "
+		    "settings (key: value), got %s", ytree_describe(root));
 		return;
 	}
 	parse_mapping(p, root, NULL, top_keys, TOP_NKEYS, cfg, seen);
@@ -2450,6 +1806,18 @@ errors_sort(struct config_errors *errs, size_t from)
 	}
 }
 
+static void
+parser_init(struct parser *p, const char *path, const char *basedir,
+    struct config_errors *errs)
+{
+	memset(p, 0, sizeof(*p));
+	p->path = path;
+	p->basedir = basedir;
+	p->errs = errs;
+	p->rep.error = parser_error;
+	p->rep.userdata = p;
+}
+
 static int
 read_file(struct parser *p, char **ret, size_t *ret_len)
 {
@@ -2461,7 +1829,7 @@ read_file(struct parser *p, char **ret, size_t *ret_len)
 	fd = open(p->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		r = -errno;
-		perr_at(p, 0, 0, "cannot open: %s", strerror(-r));
+		ytree_error_at(&p->rep, 0, 0, "cannot open: %s", strerror(-r));
 		return r;
 	}
 	strbuf_init(&sb);
@@ -2471,14 +1839,15 @@ read_file(struct parser *p, char **ret, size_t *ret_len)
 			continue;
 		if (k < 0) {
 			r = -errno;
-			perr_at(p, 0, 0, "cannot read: %s", strerror(-r));
+			ytree_error_at(&p->rep, 0, 0, "cannot read: %s",
+			    strerror(-r));
 			break;
 		}
 		if (k == 0)
 			break;
 		if (sb.len + (size_t)k > CONFIG_MAX_FILE) {
 			r = -EFBIG;
-			perr_at(p, 0, 0, "larger than %d MiB",
+			ytree_error_at(&p->rep, 0, 0, "larger than %d MiB",
 			    CONFIG_MAX_FILE / (1024 * 1024));
 			break;
 		}
@@ -2538,33 +1907,21 @@ config_basedir(const char *path, char **ret)
 }
 
 int
-config_load(const char *path, struct kcm_config **ret,
-    struct config_errors *errs)
+config_load_buffer(const char *name, const void *buf, size_t len,
+    const char *basedir, struct kcm_config **ret, struct config_errors *errs)
 {
 	struct config_errors local = { NULL, 0 };
-	struct parser p = {
-		.path = path,
-		.errs = errs != NULL ? errs : &local,
-	};
 	struct kcm_config *cfg = NULL;
-	struct node *root = NULL;
-	size_t len = 0, first = p.errs->n;
-	char *buf = NULL;
+	struct ytree_node *root = NULL;
+	struct parser p;
+	size_t first;
 	int r;
 
-	r = read_file(&p, &buf, &len);
-	if (r < 0)
-		goto out;
-	r = config_basedir(path, &p.basedir);
-	if (r < 0) {
-		if (r == -ENOMEM)
-			p.oom = true;
-		else
-			perr_at(&p, 0, 0, "cannot resolve the directory of the "
-			    "file: %s", strerror(-r));
-		goto out;
-	}
-	r = load_tree(&p, buf, len, &root);
+	if (errs == NULL)
+		errs = &local;
+	first = errs->n;
+	parser_init(&p, name, basedir, errs);
+	r = ytree_load(buf, len, &p.rep, &root);
 	if (r < 0)
 		goto out;
 	r = config_new(&cfg);
@@ -2572,19 +1929,14 @@ config_load(const char *path, struct kcm_config **ret,
 		p.oom = true;
 		goto out;
 	}
-	cfg->path = xstrdup(&p, path);
+	cfg->path = xstrdup(&p, name);
 	config_parse_root(&p, root, cfg);
 	r = p.nerrors > 0 ? -EINVAL : 0;
 out:
 	if (p.oom)
 		r = -ENOMEM;
-	node_free(root);
-	if (buf != NULL) {
-		explicit_bzero(buf, len);
-		free(buf);
-	}
-	free(p.basedir);
-	errors_sort(p.errs, first);
+	ytree_free(root);
+	errors_sort(errs, first);
 	config_errors_free(&local);
 	if (r < 0) {
 		config_free(cfg);
@@ -2592,6 +1944,41 @@ out:
 	}
 	*ret = cfg;
 	return 0;
+}
+
+int
+config_load(const char *path, struct kcm_config **ret,
+    struct config_errors *errs)
+{
+	struct config_errors local = { NULL, 0 };
+	char *buf = NULL, *basedir = NULL;
+	struct parser p;
+	size_t len = 0;
+	int r;
+
+	if (errs == NULL)
+		errs = &local;
+	parser_init(&p, path, NULL, errs);
+	r = read_file(&p, &buf, &len);
+	if (r == 0) {
+		r = config_basedir(path, &basedir);
+		if (r == -ENOMEM)
+			p.oom = true;
+		else if (r < 0)
+			ytree_error_at(&p.rep, 0, 0, "cannot resolve the "
+			    "directory of the file: %s", strerror(-r));
+	}
+	if (p.oom)
+		r = -ENOMEM;
+	if (r == 0)
+		r = config_load_buffer(path, buf, len, basedir, ret, errs);
+	if (buf != NULL) {
+		explicit_bzero(buf, len);
+		free(buf);
+	}
+	free(basedir);
+	config_errors_free(&local);
+	return r;
 }
 
 int

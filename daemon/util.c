@@ -336,15 +336,6 @@ base64_encode(const void *data, size_t len)
 	return out;
 }
 
-void
-secret_free(char *s)
-{
-	if (s == NULL)
-		return;
-	explicit_bzero(s, strlen(s));
-	free(s);
-}
-
 /*
  * Length of the well-formed UTF-8 sequence at s (1-4), or 0 with *skip set
  * to the length of the maximal invalid subpart to replace by one U+FFFD.

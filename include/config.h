@@ -135,6 +135,16 @@ struct config_errors {
 int	 config_load(const char *path, struct kcm_config **ret,
 	    struct config_errors *errs);
 
+/*
+ * config_load() without the file: parses len bytes at buf (need not be
+ * NUL-terminated).  `name` stands for the file in errors and becomes
+ * cfg->path; relative *_file names resolve against basedir (non-NULL).
+ * Secret and TLS files are read and checked as by config_load().
+ */
+int	 config_load_buffer(const char *name, const void *buf, size_t len,
+	    const char *basedir, struct kcm_config **ret,
+	    struct config_errors *errs);
+
 /* The built-in defaults (one target "default" at http://localhost:5601). */
 int	 config_default(struct kcm_config **ret);
 

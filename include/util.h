@@ -85,7 +85,4 @@ char	*base64_encode(const void *data, size_t len);
  */
 size_t	 utf8_sequence(const unsigned char *s, size_t avail, size_t *skip);
 
-/* Overwrites then frees a secret string; NULL-safe. */
-void	 secret_free(char *s);
-
 #endif /* KCM_UTIL_H */

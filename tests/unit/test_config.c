@@ -1017,8 +1017,8 @@ api_key_err(struct t *t, const char *content, mode_t mode, const char *msg)
 	int r;
 
 	r = load_api_key(t, content, mode);
-	xsnprintf(full, sizeof(full), "secret file '%s' %s", path_in(t, "key"),
-	    msg);
+	xsnprintf(full, sizeof(full), "'api_key_file': secret file '%s' %s",
+	    path_in(t, "key"), msg);
 	if (r != -EINVAL || t->errs.n != 1)
 		dump_errors(t);
 	assert_int_equal(r, -EINVAL);
@@ -1107,8 +1107,8 @@ test_secret_file_problems(void **state)
 
 	api_key_config(t, "missing-key");
 	assert_int_equal(config_load(t->cfg, &t->c, &t->errs), -EINVAL);
-	xsnprintf(msg, sizeof(msg), "cannot open secret file '%s': No such "
-	    "file or directory", path_in(t, "missing-key"));
+	xsnprintf(msg, sizeof(msg), "'api_key_file': secret file '%s' cannot "
+	    "be opened: No such file or directory", path_in(t, "missing-key"));
 	assert_int_equal(t->errs.n, 1);
 	assert_string_equal(t->errs.v[0].message, msg);
 
@@ -1116,8 +1116,8 @@ test_secret_file_problems(void **state)
 	assert_int_equal(mkdir(path_in(t, "keydir"), 0700), 0);
 	api_key_config(t, "keydir");
 	assert_int_equal(config_load(t->cfg, &t->c, &t->errs), -EINVAL);
-	xsnprintf(msg, sizeof(msg), "secret file '%s' is not a regular file",
-	    path_in(t, "keydir"));
+	xsnprintf(msg, sizeof(msg), "'api_key_file': secret file '%s' is not "
+	    "a regular file", path_in(t, "keydir"));
 	assert_true(has_error(t, 5, 21, msg));
 }
 
@@ -1310,12 +1310,13 @@ test_tls_files(void **state)
 	    5, 25, "'client_cert_file' requires 'client_key_file'");
 	kibana_err(t, "      url: https://k\n      client_key_file: c.key\n",
 	    5, 24, "'client_key_file' requires 'client_cert_file'");
-	xsnprintf(msg, sizeof(msg), "secret file '%s' is readable by group or "
-	    "others (mode 0644); run chmod 600 on it", path_in(t, "open.key"));
+	xsnprintf(msg, sizeof(msg), "'client_key_file': secret file '%s' is "
+	    "readable by group or others (mode 0644); run chmod 600 on it",
+	    path_in(t, "open.key"));
 	kibana_err(t, "      url: https://k\n      client_cert_file: c.crt\n"
 	    "      client_key_file: open.key\n", 6, 24, msg);
-	xsnprintf(msg, sizeof(msg), "cannot open secret file '%s'",
-	    path_in(t, "gone.key"));
+	xsnprintf(msg, sizeof(msg), "'client_key_file': secret file '%s' "
+	    "cannot be opened", path_in(t, "gone.key"));
 	kibana_err(t, "      url: https://k\n      client_cert_file: c.crt\n"
 	    "      client_key_file: gone.key\n", 6, 24, msg);
 }
