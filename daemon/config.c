@@ -4,7 +4,8 @@
  *
  * Loading happens in three steps:
  *
- *  1. The file is read whole and ytree.c turns it into a small tree of
+ *  1. The file is opened without blocking and refused unless it is a
+ *     regular file, then read whole; ytree.c turns it into a small tree of
  *     nodes, each remembering its line and column.
  *  2. Every mapping is walked against a table of known keys (struct
  *     key_spec).  Unknown and duplicate keys are errors; the common value
@@ -21,12 +22,10 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -685,26 +684,17 @@ check_readable_file(struct parser *p, const char *key,
     const struct ytree_node *v, const char *path)
 {
 	struct ytree_shown sh;
-	struct stat st;
-	int fd, r = 0;
+	int fd, r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		r = -errno;
-		ytree_error(&p->rep, v, "'%s': cannot open '%s': %s", key,
-		    ytree_show(&sh, path), strerror(-r));
-		return r;
-	}
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		ytree_error(&p->rep, v, "'%s': cannot stat '%s': %s", key,
-		    ytree_show(&sh, path), strerror(-r));
-	} else if (!S_ISREG(st.st_mode)) {
-		r = -EINVAL;
+	r = open_regular(path, &fd, NULL);
+	if (r == -EISDIR || r == -EBADFD)
 		ytree_error(&p->rep, v, "'%s': '%s' is not a regular file", key,
 		    ytree_show(&sh, path));
-	}
-	close(fd);
+	else if (r < 0)
+		ytree_error(&p->rep, v, "'%s': cannot open '%s': %s", key,
+		    ytree_show(&sh, path), strerror(-r));
+	else
+		close(fd);
 	return r;
 }
 
@@ -1818,17 +1808,25 @@ parser_init(struct parser *p, const char *path, const char *basedir,
 	p->rep.userdata = p;
 }
 
+/*
+ * Reads the configuration file whole.  It is opened without blocking and
+ * must be a regular file: a FIFO named by mistake would otherwise stall
+ * --check-config, or the event loop on SIGHUP, forever.
+ */
 static int
 read_file(struct parser *p, char **ret, size_t *ret_len)
 {
 	struct strbuf sb;
 	char chunk[16384];
 	ssize_t k;
-	int fd, r = 0;
+	int fd, r;
 
-	fd = open(p->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		r = -errno;
+	r = open_regular(p->path, &fd, NULL);
+	if (r == -EISDIR || r == -EBADFD) {
+		ytree_error_at(&p->rep, 0, 0, "not a regular file");
+		return r;
+	}
+	if (r < 0) {
 		ytree_error_at(&p->rep, 0, 0, "cannot open: %s", strerror(-r));
 		return r;
 	}

@@ -20,22 +20,14 @@ secret_open(const char *path, int *ret_fd, off_t *ret_size, char *err,
 	struct stat st;
 	int fd, r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		r = -errno;
+	r = open_regular(path, &fd, &st);
+	if (r == -EISDIR || r == -EBADFD) {
+		snprintf(err, errsz, "is not a regular file");
+		return r;
+	}
+	if (r < 0) {
 		snprintf(err, errsz, "cannot be opened: %s", strerror(-r));
 		return r;
-	}
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		snprintf(err, errsz, "cannot be read: %s", strerror(-r));
-		close(fd);
-		return r;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errsz, "is not a regular file");
-		close(fd);
-		return -EBADFD;
 	}
 	if ((st.st_mode & (S_IRGRP | S_IROTH)) != 0) {
 		snprintf(err, errsz, "is readable by group or others (mode "

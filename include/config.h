@@ -127,7 +127,8 @@ struct config_errors {
 };
 
 /*
- * Loads and validates `path`, reading secret files (see README).  On success
+ * Loads and validates `path`, reading secret files (see README).  Every
+ * file is opened without blocking and must be a regular file.  On success
  * returns 0 and *ret owns a new configuration.  On failure returns a negative
  * errno (-EINVAL for validation errors) and appends every problem to errs.
  * A missing or unreadable file is one error with line 0 / column 0.

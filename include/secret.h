@@ -2,8 +2,9 @@
  * secret.h: secret files (API keys, passwords, TLS private keys).
  *
  * A secret file must be a regular file that neither group nor others can
- * read.  Secrets are wiped before their memory is freed and are never
- * formatted into a message.
+ * read.  It is opened without blocking, so naming a FIFO or a device by
+ * mistake is an error instead of a hang.  Secrets are wiped before their
+ * memory is freed and are never formatted into a message.
  */
 #ifndef KCM_SECRET_H
 #define KCM_SECRET_H

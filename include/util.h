@@ -85,4 +85,15 @@ char	*base64_encode(const void *data, size_t len);
  */
 size_t	 utf8_sequence(const unsigned char *s, size_t avail, size_t *skip);
 
+/*
+ * Opens a file the configuration names, for reading, without blocking on it
+ * (O_NONBLOCK: a FIFO, terminal or device named by mistake cannot stall the
+ * caller) and checks that it is a regular file.  Returns 0 and *ret_fd (and
+ * *ret_st unless NULL), or a negative errno: open()'s or fstat()'s, -EISDIR
+ * for a directory, -EBADFD for any other kind of file.  Reads from the fd
+ * never block: it is a regular file.
+ */
+struct stat;
+int	 open_regular(const char *path, int *ret_fd, struct stat *ret_st);
+
 #endif /* KCM_UTIL_H */

@@ -1355,6 +1355,114 @@ test_missing_file(void **state)
 	    -ENOENT);
 }
 
+/* ---- files that are not regular files --------------------------------- */
+
+/*
+ * A FIFO, a directory or a device named by the configuration is refused
+ * with an error naming it.  Opening a FIFO that has no writer would block
+ * forever without O_NONBLOCK, so each test arms alarm(): a regression fails
+ * (SIGALRM) instead of hanging.
+ */
+
+static void
+test_config_file_not_regular(void **state)
+{
+	struct t *t = *state;
+	struct kcm_config *c;
+	char fifo[PATH_MAX], dir[PATH_MAX];
+	const char *paths[] = { fifo, dir, "/dev/null" };
+	size_t i;
+	int r;
+
+	alarm(10);
+	xsnprintf(fifo, sizeof(fifo), "%s", path_in(t, "fifo.yml"));
+	xsnprintf(dir, sizeof(dir), "%s", path_in(t, "dir.yml"));
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	for (i = 0; i < ELEMENTSOF(paths); i++) {
+		c = (struct kcm_config *)&c;	/* sentinel */
+		config_errors_free(&t->errs);
+		r = config_load(paths[i], &c, &t->errs);
+		if (t->errs.n != 1)
+			dump_errors(t);
+		assert_true(r == -EBADFD || r == -EISDIR);
+		assert_ptr_equal(c, (struct kcm_config *)&c);	/* untouched */
+		assert_int_equal(t->errs.n, 1);
+		assert_string_equal(t->errs.v[0].file, paths[i]);
+		assert_int_equal(t->errs.v[0].line, 0);
+		assert_int_equal(t->errs.v[0].column, 0);
+		assert_string_equal(t->errs.v[0].message, "not a regular file");
+	}
+	alarm(0);
+}
+
+static void
+test_secret_files_not_regular(void **state)
+{
+	struct t *t = *state;
+	char fifo[PATH_MAX], msg[PATH_MAX + 128], yaml[PATH_MAX + 256];
+
+	alarm(10);
+	xsnprintf(fifo, sizeof(fifo), "%s", path_in(t, "key.fifo"));
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	write_file(t, "c.crt", "crt", 0644);
+
+	xsnprintf(msg, sizeof(msg), "'api_key_file': secret file '%s' is not "
+	    "a regular file", fifo);
+	kibana_err(t, "      url: https://k\n      api_key_file: key.fifo\n",
+	    5, 21, msg);
+	xsnprintf(msg, sizeof(msg), "'password_file': secret file '%s' is not "
+	    "a regular file", fifo);
+	kibana_err(t, "      url: https://k\n      username: u\n"
+	    "      password_file: key.fifo\n", 6, 22, msg);
+	xsnprintf(msg, sizeof(msg), "'client_key_file': secret file '%s' is "
+	    "not a regular file", fifo);
+	kibana_err(t, "      url: https://k\n      client_cert_file: c.crt\n"
+	    "      client_key_file: key.fifo\n", 6, 24, msg);
+	/* the same for elasticsearch: */
+	xsnprintf(yaml, sizeof(yaml),
+	    "targets:\n"
+	    "  - name: a\n"
+	    "    kibana: {url: 'http://k'}\n"
+	    "    elasticsearch:\n"
+	    "      url: http://es\n"
+	    "      api_key_file: %s\n", fifo);
+	xsnprintf(msg, sizeof(msg), "'api_key_file': secret file '%s' is not "
+	    "a regular file", fifo);
+	load_err(t, yaml, 6, 21, msg);
+	/* a character device */
+	kibana_err(t, "      url: https://k\n      api_key_file: /dev/null\n",
+	    5, 21, "'api_key_file': secret file '/dev/null' is not a regular "
+	    "file");
+	alarm(0);
+}
+
+static void
+test_tls_files_not_regular(void **state)
+{
+	struct t *t = *state;
+	char fifo[PATH_MAX], msg[PATH_MAX + 128];
+
+	alarm(10);
+	xsnprintf(fifo, sizeof(fifo), "%s", path_in(t, "ca.fifo"));
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	write_file(t, "c.key", "key", 0600);
+
+	xsnprintf(msg, sizeof(msg), "'ca_file': '%s' is not a regular file",
+	    fifo);
+	kibana_err(t, "      url: https://k\n      ca_file: ca.fifo\n", 5, 16,
+	    msg);
+	xsnprintf(msg, sizeof(msg), "'client_cert_file': '%s' is not a "
+	    "regular file", fifo);
+	kibana_err(t, "      url: https://k\n      client_cert_file: ca.fifo\n"
+	    "      client_key_file: c.key\n", 5, 25, msg);
+	kibana_err(t, "      url: https://k\n      ca_file: /dev/null\n", 5, 16,
+	    "'ca_file': '/dev/null' is not a regular file");
+	kibana_err(t, "      url: https://k\n      ca_file: /\n", 5, 16,
+	    "'ca_file': '/' is not a regular file");
+	alarm(0);
+}
+
 static void
 test_empty_and_non_mapping(void **state)
 {
@@ -1538,6 +1646,9 @@ main(void)
 		T(test_credentials_directory),
 		T(test_tls_files),
 		T(test_missing_file),
+		T(test_config_file_not_regular),
+		T(test_secret_files_not_regular),
+		T(test_tls_files_not_regular),
 		T(test_empty_and_non_mapping),
 		T(test_yaml_syntax_errors),
 		T(test_deep_nesting),
