@@ -4,6 +4,7 @@
  * permissions it needs) there, loads it and checks the struct or the exact
  * errors (line:column: message).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -1608,6 +1609,55 @@ test_errors_appended(void **state)
 	load_err(t, "\"a\\tb\": 1\n", 1, 1, "unknown key 'a?b'");
 }
 
+/* ---- the checked-in data files ---------------------------------------- */
+
+/*
+ * tests/unit/data/config/ doubles as the seed corpus of fuzz/fuzz_config.c:
+ * every ok-*.yml loads, every other file fails with errors at positions in
+ * the file (relative file names resolve against that directory, where no
+ * secret file exists).
+ */
+static void
+test_data_files(void **state)
+{
+	struct t *t = *state;
+	char dir[PATH_MAX], path[PATH_MAX];
+	struct dirent **ents;
+	const char *name;
+	size_t k;
+	int i, n, r, nfiles = 0;
+
+	source_root_file("tests/unit/data/config", dir, sizeof(dir));
+	n = scandir(dir, &ents, NULL, alphasort);
+	assert_true(n > 0);
+	for (i = 0; i < n; i++) {
+		name = ents[i]->d_name;
+		if (name[0] != '.') {
+			xsnprintf(path, sizeof(path), "%s/%s", dir, name);
+			config_free(t->c);
+			t->c = NULL;
+			config_errors_free(&t->errs);
+			r = config_load(path, &t->c, &t->errs);
+			fprintf(stderr, "%s: %d, %zu error(s)\n", name, r,
+			    t->errs.n);
+			if (strncmp(name, "ok-", 3) == 0) {
+				if (r != 0)
+					dump_errors(t);
+				assert_int_equal(r, 0);
+			} else {
+				assert_int_equal(r, -EINVAL);
+				assert_true(t->errs.n > 0);
+			}
+			for (k = 0; k < t->errs.n; k++)
+				assert_true(t->errs.v[k].line > 0);
+			nfiles++;
+		}
+		free(ents[i]);
+	}
+	free(ents);
+	assert_true(nfiles >= 3);
+}
+
 int
 main(void)
 {
@@ -1654,6 +1704,7 @@ main(void)
 		T(test_deep_nesting),
 		T(test_multiple_errors),
 		T(test_errors_appended),
+		T(test_data_files),
 	};
 #undef T
 
