@@ -69,6 +69,9 @@ ytree_show(struct ytree_shown *sh, const char *s)
 		sh->s[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ?
 		    '?' : s[i];
 	if (s[i] != '\0') {
+		/* cut before a character, not inside one (UTF-8) */
+		while (i > 0 && ((unsigned char)s[i] & 0xc0) == 0x80)
+			i--;
 		memcpy(sh->s + i, "...", 3);
 		i += 3;
 	}

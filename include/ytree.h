@@ -71,7 +71,8 @@ void	 ytree_error_at(const struct ytree_report *rep, unsigned line,
 
 /*
  * A value from the input made safe for a message: control characters
- * become '?', anything longer than 200 bytes is cut and ends in "...".
+ * become '?', anything longer than 200 bytes is cut before a character
+ * (UTF-8) and ends in "...".
  * Never for secrets.  Returns sh->s.
  */
 struct ytree_shown {

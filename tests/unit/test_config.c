@@ -1609,6 +1609,35 @@ test_errors_appended(void **state)
 	load_err(t, "\"a\\tb\": 1\n", 1, 1, "unknown key 'a?b'");
 }
 
+/*
+ * Values in messages are cut after 200 bytes, before a character and not
+ * inside one: the message stays valid UTF-8 (fuzz_config checks it).
+ */
+static void
+test_long_values_cut(void **state)
+{
+	struct t *t = *state;
+	char yaml[512], want[512];
+
+	memset(yaml, 'a', 199);
+	xsnprintf(yaml + 199, sizeof(yaml) - 199, "\xc3\xa9: 1\n");
+	memset(want, 'a', 199);
+	xsnprintf(want + 199, sizeof(want) - 199, "...' at the top level");
+	load_err(t, yaml, 1, 1, want);
+
+	memset(yaml, 'a', 200);
+	xsnprintf(yaml + 200, sizeof(yaml) - 200, "\xc3\xa9: 1\n");
+	memset(want, 'a', 200);
+	xsnprintf(want + 200, sizeof(want) - 200, "...' at the top level");
+	load_err(t, yaml, 1, 1, want);
+
+	memset(yaml, 'a', 198);
+	xsnprintf(yaml + 198, sizeof(yaml) - 198, "\xc3\xa9: 1\n");
+	memset(want, 'a', 198);
+	xsnprintf(want + 198, sizeof(want) - 198, "\xc3\xa9' at the top level");
+	load_err(t, yaml, 1, 1, want);
+}
+
 /* ---- the checked-in data files ---------------------------------------- */
 
 /*
@@ -1704,6 +1733,7 @@ main(void)
 		T(test_deep_nesting),
 		T(test_multiple_errors),
 		T(test_errors_appended),
+		T(test_long_values_cut),
 		T(test_data_files),
 	};
 #undef T
