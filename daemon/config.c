@@ -7,18 +7,15 @@
  *  1. The file is opened without blocking and refused unless it is a
  *     regular file, then read whole; ytree.c turns it into a small tree of
  *     nodes, each remembering its line and column.
- *  2. Every mapping is walked against a table of known keys (struct
- *     key_spec).  Unknown and duplicate keys are errors; the common value
- *     kinds (string, file name, boolean, integer, duration, size) are parsed
- *     straight from the table into the struct, anything else by a per-key
- *     function.  Adding a key is one table line.
+ *  2. Every mapping is walked against its table of known keys (struct
+ *     schema_key, schema.c).  Adding a key is one table line.
  *  3. Per endpoint, cross-key checks: credentials, secret files (secret.c),
  *     TLS files.
  *
  * Every problem, the loader's included, goes through one struct
- * ytree_report into the error list, and parsing goes on, so a single run
- * reports all of them.  The content of secret files never reaches an error
- * message, and neither do URLs (they may hold userinfo).
+ * ytree_report into the error list (errlist_add()), and parsing goes on,
+ * so a single run reports all of them.  The content of secret files never
+ * reaches an error message, and neither do URLs (they may hold userinfo).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -33,6 +30,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "schema.h"
 #include "secret.h"
 #include "util.h"
 #include "yjson.h"
@@ -40,7 +38,7 @@
 
 #define CONFIG_MAX_FILE		(4 * 1024 * 1024)
 #define TARGET_NAME_MAX		64
-#define WHERE_MAX		128
+#define WHERE_MAX		128	/* e.g. "targets[12].kibana" */
 #define REASON_MAX		128
 
 #define TIMEOUT_MIN		USEC_PER_MSEC
@@ -55,397 +53,42 @@
 #define AUTH_APIKEY_PREFIX	"Authorization: ApiKey "
 #define AUTH_BASIC_PREFIX	"Authorization: Basic "
 
-/* ---- the parser state ------------------------------------------------- */
-
-struct parser {
-	const char		*path;		/* names the input in errors */
-	const char		*basedir;	/* for relative *_file names */
-	struct config_errors	*errs;
-	size_t			 nerrors;	/* added by this load */
-	bool			 oom;
-	struct ytree_report	 rep;		/* -> parser_error() */
-};
-
-/*
- * A table entry for one key of a mapping.  For the simple kinds the value
- * is parsed into the field at `offset` of the mapping's struct; for
- * VALUE_CUSTOM `parse` gets the struct and does it.
- */
-enum value_kind {
-	VALUE_STRING,	/* char *, non-empty */
-	VALUE_PATH,	/* char *, file name resolved to an absolute path */
-	VALUE_BOOL,	/* bool: true | false */
-	VALUE_UINT,	/* unsigned, min..max */
-	VALUE_DURATION,	/* uint64_t usec, min..max */
-	VALUE_SIZE,	/* uint64_t bytes, min..max */
-	VALUE_CUSTOM,
-};
-
-struct key_spec;
-typedef int (*key_parse_fn)(struct parser *p, const struct key_spec *spec,
-    const struct ytree_node *v, void *ctx, const char *where);
-
-struct key_spec {
-	const char	*key;
-	enum value_kind	 kind;
-	size_t		 offset;
-	uint64_t	 min;
-	uint64_t	 max;
-	key_parse_fn	 parse;
-	bool		 required;
-};
-
-#define KEY(k, knd, type, field) \
-	{ .key = (k), .kind = (knd), .offset = offsetof(type, field) }
-#define KEY_RANGE(k, knd, type, field, lo, hi) \
-	{ .key = (k), .kind = (knd), .offset = offsetof(type, field), \
-	  .min = (lo), .max = (hi) }
-#define KEY_CUSTOM(k, fn, req) \
-	{ .key = (k), .kind = VALUE_CUSTOM, .parse = (fn), .required = (req) }
-
-/* What parse_mapping() saw for each key of the table. */
-struct key_seen {
-	const struct ytree_node *key;	/* NULL: key absent */
-	const struct ytree_node *value;
-	bool		 ok;		/* value parsed and stored */
-};
-
 /* ---- errors ----------------------------------------------------------- */
 
+/* Where the problems of one load go: the caller's error list. */
+struct errlist {
+	const char		*path;		/* names the input in errors */
+	struct config_errors	*errs;
+	bool			 oom;
+};
+
 /*
- * The struct ytree_report callback: every problem of this load, from the
- * YAML loader or the schema, becomes one struct config_error.
+ * The struct ytree_report callback at the end of the chain: every problem
+ * of this load, from the YAML loader or the schema, becomes one struct
+ * config_error.
  */
 static void
-parser_error(void *userdata, unsigned line, unsigned column, char *message)
+errlist_add(void *userdata, unsigned line, unsigned column, char *message)
 {
-	struct parser *p = userdata;
+	struct errlist *el = userdata;
 	struct config_error *v;
 	char *file;
 
-	p->nerrors++;
-	file = strdup(p->path);
-	v = reallocarray(p->errs->v, p->errs->n + 1, sizeof(*v));
+	file = strdup(el->path);
+	v = reallocarray(el->errs->v, el->errs->n + 1, sizeof(*v));
 	if (v != NULL)
-		p->errs->v = v;
+		el->errs->v = v;
 	if (message == NULL || file == NULL || v == NULL) {
 		free(message);
 		free(file);
-		p->oom = true;
+		el->oom = true;
 		return;
 	}
-	v[p->errs->n].file = file;
-	v[p->errs->n].line = line;
-	v[p->errs->n].column = column;
-	v[p->errs->n].message = message;
-	p->errs->n++;
-}
-
-static char *
-xstrdup(struct parser *p, const char *s)
-{
-	char *d;
-
-	d = strdup(s);
-	if (d == NULL)
-		p->oom = true;
-	return d;
-}
-
-static bool
-has_control(const char *s, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return true;
-	return false;
-}
-
-/* ---- scalar values ---------------------------------------------------- */
-
-/* The text of a non-null scalar, or NULL after reporting a type error. */
-static const char *
-expect_scalar(struct parser *p, const char *key, const struct ytree_node *v,
-    const char *what)
-{
-	if (v->kind != YTREE_SCALAR) {
-		ytree_error(&p->rep, v, "'%s': expected %s, got %s", key, what,
-		    ytree_describe(v));
-		return NULL;
-	}
-	if (ytree_is_null(v)) {
-		ytree_error(&p->rep, v, "'%s': missing value (expected %s)",
-		    key, what);
-		return NULL;
-	}
-	return v->value;
-}
-
-static const char *
-expect_string(struct parser *p, const char *key, const struct ytree_node *v)
-{
-	const char *s;
-
-	s = expect_scalar(p, key, v, "a string");
-	if (s == NULL)
-		return NULL;
-	if (*s == '\0') {
-		ytree_error(&p->rep, v, "'%s': must not be empty", key);
-		return NULL;
-	}
-	return s;
-}
-
-static int
-parse_string(struct parser *p, const char *key, const struct ytree_node *v,
-    char **ret)
-{
-	const char *s;
-	char *d;
-
-	s = expect_string(p, key, v);
-	if (s == NULL)
-		return -EINVAL;
-	d = xstrdup(p, s);
-	if (d == NULL)
-		return -ENOMEM;
-	*ret = d;
-	return 0;
-}
-
-/*
- * Absolute file names are kept; relative ones resolve against
- * $CREDENTIALS_DIRECTORY when set, else the config file's directory.
- */
-static int
-parse_path(struct parser *p, const char *key, const struct ytree_node *v,
-    char **ret)
-{
-	struct strbuf sb;
-	const char *s;
-	char *d;
-
-	s = expect_string(p, key, v);
-	if (s == NULL)
-		return -EINVAL;
-	strbuf_init(&sb);
-	if (s[0] != '/') {
-		strbuf_puts(&sb, p->basedir);
-		if (sb.len == 0 || sb.buf[sb.len - 1] != '/')
-			strbuf_putc(&sb, '/');
-	}
-	strbuf_puts(&sb, s);
-	d = strbuf_steal(&sb);
-	if (d == NULL) {
-		p->oom = true;
-		return -ENOMEM;
-	}
-	*ret = d;
-	return 0;
-}
-
-static int
-parse_bool(struct parser *p, const char *key, const struct ytree_node *v,
-    bool *ret)
-{
-	struct ytree_shown sh;
-	const char *s;
-
-	s = expect_scalar(p, key, v, "true or false");
-	if (s == NULL)
-		return -EINVAL;
-	if (strcmp(s, "true") == 0)
-		*ret = true;
-	else if (strcmp(s, "false") == 0)
-		*ret = false;
-	else {
-		ytree_error(&p->rep, v, "'%s': expected true or false, got "
-		    "'%s'", key, ytree_show(&sh, s));
-		return -EINVAL;
-	}
-	return 0;
-}
-
-static void
-format_size(uint64_t bytes, char *buf, size_t bufsz)
-{
-	static const struct {
-		const char *unit;
-		uint64_t mult;
-	} units[] = {
-		{ "GiB", UINT64_C(1024) * 1024 * 1024 },
-		{ "MiB", UINT64_C(1024) * 1024 },
-		{ "KiB", UINT64_C(1024) },
-	};
-	size_t i;
-
-	for (i = 0; i < ELEMENTSOF(units); i++)
-		if (bytes != 0 && bytes % units[i].mult == 0) {
-			snprintf(buf, bufsz, "%llu%s",
-			    (unsigned long long)(bytes / units[i].mult),
-			    units[i].unit);
-			return;
-		}
-	snprintf(buf, bufsz, "%lluB", (unsigned long long)bytes);
-}
-
-static void
-format_value(enum value_kind kind, uint64_t v, char *buf, size_t bufsz)
-{
-	if (kind == VALUE_DURATION)
-		format_duration(v, buf, bufsz);
-	else if (kind == VALUE_SIZE)
-		format_size(v, buf, bufsz);
-	else
-		snprintf(buf, bufsz, "%llu", (unsigned long long)v);
-}
-
-/* VALUE_UINT, VALUE_DURATION, VALUE_SIZE: parsed and range-checked. */
-static int
-parse_number(struct parser *p, const struct key_spec *spec,
-    const struct ytree_node *v, uint64_t *ret)
-{
-	const char *what, *noun, *hint, *s;
-	int (*fn)(const char *, uint64_t *);
-	char lo[32], hi[32];
-	struct ytree_shown sh;
-	uint64_t u = 0;
-	int r;
-
-	switch (spec->kind) {
-	case VALUE_DURATION:
-		what = "a duration";
-		noun = "duration";
-		hint = " (use e.g. 30s, 5m, 1h)";
-		fn = parse_duration;
-		break;
-	case VALUE_SIZE:
-		what = "a size";
-		noun = "size";
-		hint = " (use e.g. 512KiB, 64MiB, 1GiB)";
-		fn = parse_size;
-		break;
-	default:
-		what = "an integer";
-		noun = "integer";
-		hint = "";
-		fn = parse_uint64;
-		break;
-	}
-	s = expect_scalar(p, spec->key, v, what);
-	if (s == NULL)
-		return -EINVAL;
-	r = fn(s, &u);
-	if (r == -EINVAL) {
-		ytree_error(&p->rep, v, "'%s': invalid %s '%s'%s", spec->key,
-		    noun, ytree_show(&sh, s), hint);
-		return r;
-	}
-	if (r < 0 || u < spec->min || u > spec->max) {
-		format_value(spec->kind, spec->min, lo, sizeof(lo));
-		format_value(spec->kind, spec->max, hi, sizeof(hi));
-		ytree_error(&p->rep, v, "'%s': '%s' is out of range (%s..%s)",
-		    spec->key, ytree_show(&sh, s), lo, hi);
-		return -ERANGE;
-	}
-	*ret = u;
-	return 0;
-}
-
-static int
-parse_value(struct parser *p, const struct key_spec *spec,
-    const struct ytree_node *v, void *ctx, const char *where)
-{
-	void *field = (char *)ctx + spec->offset;
-	uint64_t u;
-	int r;
-
-	switch (spec->kind) {
-	case VALUE_STRING:
-		return parse_string(p, spec->key, v, field);
-	case VALUE_PATH:
-		return parse_path(p, spec->key, v, field);
-	case VALUE_BOOL:
-		return parse_bool(p, spec->key, v, field);
-	case VALUE_UINT:
-		r = parse_number(p, spec, v, &u);
-		if (r == 0)
-			*(unsigned *)field = (unsigned)u;
-		return r;
-	case VALUE_DURATION:
-	case VALUE_SIZE:
-		return parse_number(p, spec, v, field);
-	case VALUE_CUSTOM:
-		return spec->parse(p, spec, v, ctx, where);
-	}
-	return -EINVAL;
-}
-
-/* ---- mappings --------------------------------------------------------- */
-
-static const char *
-where_text(char *buf, size_t bufsz, const char *where)
-{
-	if (where == NULL)
-		snprintf(buf, bufsz, "at the top level");
-	else
-		snprintf(buf, bufsz, "in '%s'", where);
-	return buf;
-}
-
-/*
- * Walks mapping `map` against `specs`, storing values into ctx.  seen[i]
- * tells what was found for specs[i].  Returns 0 when the mapping was
- * entirely valid, -EINVAL otherwise (errors reported).
- */
-static int
-parse_mapping(struct parser *p, const struct ytree_node *map, const char *where,
-    const struct key_spec *specs, size_t nspecs, void *ctx,
-    struct key_seen *seen)
-{
-	char wbuf[WHERE_MAX + 16];
-	const struct ytree_node *k, *v;
-	size_t before = p->nerrors, i, j;
-	struct ytree_shown sh;
-
-	memset(seen, 0, nspecs * sizeof(*seen));
-	for (i = 0; i + 1 < map->nchild; i += 2) {
-		k = map->child[i];
-		v = map->child[i + 1];
-		if (k->kind != YTREE_SCALAR) {
-			ytree_error(&p->rep, k, "keys must be plain strings, "
-			    "got %s %s", ytree_describe(k), where_text(wbuf,
-			    sizeof(wbuf), where));
-			continue;
-		}
-		for (j = 0; j < nspecs; j++)
-			if (strcmp(k->value, specs[j].key) == 0)
-				break;
-		if (j == nspecs) {
-			ytree_error(&p->rep, k, "unknown key '%s' %s",
-			    ytree_show(&sh, k->value), where_text(wbuf,
-			    sizeof(wbuf), where));
-			continue;
-		}
-		if (seen[j].key != NULL) {
-			ytree_error(&p->rep, k, "duplicate key '%s' %s (first "
-			    "defined at line %u)", specs[j].key,
-			    where_text(wbuf, sizeof(wbuf), where),
-			    seen[j].key->line);
-			continue;
-		}
-		seen[j].key = k;
-		seen[j].value = v;
-		seen[j].ok = parse_value(p, &specs[j], v, ctx, where) == 0;
-	}
-	for (j = 0; j < nspecs; j++)
-		if (specs[j].required && seen[j].key == NULL)
-			ytree_error(&p->rep, map, "missing required key '%s' "
-			    "%s", specs[j].key, where_text(wbuf, sizeof(wbuf),
-			    where));
-	return p->nerrors == before ? 0 : -EINVAL;
+	v[el->errs->n].file = file;
+	v[el->errs->n].line = line;
+	v[el->errs->n].column = column;
+	v[el->errs->n].message = message;
+	el->errs->n++;
 }
 
 /* ---- URLs ------------------------------------------------------------- */
@@ -455,189 +98,21 @@ static const char *const proxy_schemes[] = {
 	"http", "https", "socks4", "socks4a", "socks5", "socks5h", NULL
 };
 
-struct url_rules {
-	const char *const *schemes;
-	const char	*schemes_text;
-	const char	*credentials_hint;
-	bool		 allow_path;
-};
 
-static const struct url_rules endpoint_url_rules = {
+static const struct schema_url_rules endpoint_url_rules = {
 	endpoint_schemes, "http or https",
 	"; use api_key_file or username/password_file", true,
 };
-static const struct url_rules proxy_url_rules = {
+static const struct schema_url_rules proxy_url_rules = {
 	proxy_schemes, "http, https, socks4, socks4a, socks5 or socks5h",
 	" (proxy authentication is not supported)", false,
 };
-
-/* True when curl found the given part (user, password, query, ...). */
-static bool
-url_has(CURLU *u, CURLUPart part)
-{
-	char *s = NULL;
-	CURLUcode rc;
-
-	rc = curl_url_get(u, part, &s, 0);
-	curl_free(s);
-	return rc == CURLUE_OK;
-}
-
-/*
- * Never prints the URL: it may hold a password.  The scheme is printed
- * only once it is known to be made of scheme characters.
- */
-static int
-check_url(struct parser *p, const char *key, const struct ytree_node *v,
-    const struct url_rules *rules, const char *s, CURLU *u)
-{
-	size_t slen, i, alen;
-	const char *auth;
-	char scheme[17];
-	char *port = NULL, *host = NULL, *path = NULL;
-	uint64_t n;
-	CURLUcode rc;
-	int r = -EINVAL;
-
-	slen = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "0123456789+.-");
-	if (slen == 0 || slen >= sizeof(scheme) ||
-	    strncmp(s + slen, "://", 3) != 0) {
-		ytree_error(&p->rep, v, "'%s': not an absolute URL (expected "
-		    "scheme://host[:port]%s)", key, rules->allow_path ?
-		    "[/path]" : "");
-		return -EINVAL;
-	}
-	for (i = 0; i < slen; i++)
-		scheme[i] = (char)((s[i] >= 'A' && s[i] <= 'Z') ?
-		    s[i] - 'A' + 'a' : s[i]);
-	scheme[slen] = '\0';
-	for (i = 0; rules->schemes[i] != NULL; i++)
-		if (strcmp(scheme, rules->schemes[i]) == 0)
-			break;
-	if (rules->schemes[i] == NULL) {
-		ytree_error(&p->rep, v, "'%s': unsupported scheme '%s' (use "
-		    "%s)", key, scheme, rules->schemes_text);
-		return -EINVAL;
-	}
-	auth = s + slen + 3;
-	alen = strcspn(auth, "/?#");
-	if (memchr(auth, '@', alen) != NULL) {
-		ytree_error(&p->rep, v, "credentials in '%s' are not allowed%s",
-		    key, rules->credentials_hint);
-		return -EINVAL;
-	}
-	if (alen == 0) {
-		ytree_error(&p->rep, v, "'%s': missing host name", key);
-		return -EINVAL;
-	}
-	if (strpbrk(s, "?#") != NULL) {
-		ytree_error(&p->rep, v, "'%s': query strings and fragments are "
-		    "not allowed", key);
-		return -EINVAL;
-	}
-	rc = curl_url_set(u, CURLUPART_URL, s, CURLU_NON_SUPPORT_SCHEME);
-	if (rc == CURLUE_BAD_PORT_NUMBER) {
-		ytree_error(&p->rep, v, "'%s': invalid port (must be 1-65535)",
-		    key);
-		return -EINVAL;
-	}
-	if (rc == CURLUE_OUT_OF_MEMORY) {
-		p->oom = true;
-		return -ENOMEM;
-	}
-	if (rc != CURLUE_OK) {
-		ytree_error(&p->rep, v, "'%s': invalid URL: %s", key,
-		    curl_url_strerror(rc));
-		return -EINVAL;
-	}
-	if (url_has(u, CURLUPART_USER) || url_has(u, CURLUPART_PASSWORD) ||
-	    url_has(u, CURLUPART_OPTIONS)) {
-		ytree_error(&p->rep, v, "credentials in '%s' are not allowed%s",
-		    key, rules->credentials_hint);
-		return -EINVAL;
-	}
-	if (url_has(u, CURLUPART_QUERY) || url_has(u, CURLUPART_FRAGMENT)) {
-		ytree_error(&p->rep, v, "'%s': query strings and fragments are "
-		    "not allowed", key);
-		return -EINVAL;
-	}
-	if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-	    host == NULL || *host == '\0') {
-		ytree_error(&p->rep, v, "'%s': missing host name", key);
-		goto out;
-	}
-	if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK &&
-	    (parse_uint64(port, &n) < 0 || n < 1 || n > 65535)) {
-		ytree_error(&p->rep, v, "'%s': invalid port (must be 1-65535)",
-		    key);
-		goto out;
-	}
-	if (!rules->allow_path &&
-	    curl_url_get(u, CURLUPART_PATH, &path, 0) == CURLUE_OK &&
-	    path != NULL && strspn(path, "/") != strlen(path)) {
-		ytree_error(&p->rep, v, "'%s': must not have a path", key);
-		goto out;
-	}
-	r = 0;
-out:
-	curl_free(host);
-	curl_free(port);
-	curl_free(path);
-	return r;
-}
-
-/*
- * scheme://host[:port][/base]: validated with libcurl's URL parser and
- * stored as libcurl writes it back, without trailing '/'.
- */
-static int
-parse_url(struct parser *p, const char *key, const struct ytree_node *v,
-    const struct url_rules *rules, char **ret)
-{
-	const char *s;
-	char *out = NULL, *d;
-	size_t len;
-	CURLU *u;
-	int r;
-
-	s = expect_scalar(p, key, v, "a URL");
-	if (s == NULL)
-		return -EINVAL;
-	u = curl_url();
-	if (u == NULL) {
-		p->oom = true;
-		return -ENOMEM;
-	}
-	r = check_url(p, key, v, rules, s, u);
-	if (r < 0)
-		goto out;
-	if (curl_url_get(u, CURLUPART_URL, &out, 0) != CURLUE_OK) {
-		p->oom = true;
-		r = -ENOMEM;
-		goto out;
-	}
-	len = strlen(out);
-	while (len > 0 && out[len - 1] == '/')
-		len--;
-	d = strndup(out, len);
-	if (d == NULL) {
-		p->oom = true;
-		r = -ENOMEM;
-		goto out;
-	}
-	*ret = d;
-out:
-	curl_free(out);
-	curl_url_cleanup(u);
-	return r;
-}
 
 /* ---- secret and TLS files --------------------------------------------- */
 
 /* Reports what secret.c found wrong with the file `key` names. */
 static int
-secret_problem(struct parser *p, const char *key, const struct ytree_node *v,
+secret_problem(struct schema *p, const char *key, const struct ytree_node *v,
     const char *path, int r, const char *reason)
 {
 	struct ytree_shown sh;
@@ -652,7 +127,7 @@ secret_problem(struct parser *p, const char *key, const struct ytree_node *v,
 
 /* The secret in the file `key` names; see secret_read(). */
 static int
-read_secret(struct parser *p, const char *key, const struct ytree_node *v,
+read_secret(struct schema *p, const char *key, const struct ytree_node *v,
     const char *path, char **ret, size_t *ret_len)
 {
 	char reason[REASON_MAX];
@@ -664,7 +139,7 @@ read_secret(struct parser *p, const char *key, const struct ytree_node *v,
 
 /* A secret file curl reads later (client_key_file): opened and closed. */
 static int
-check_secret_file(struct parser *p, const char *key,
+check_secret_file(struct schema *p, const char *key,
     const struct ytree_node *v, const char *path)
 {
 	char reason[REASON_MAX];
@@ -680,7 +155,7 @@ check_secret_file(struct parser *p, const char *key,
 
 /* CA bundle or client certificate, which curl reads later: opened, closed. */
 static int
-check_readable_file(struct parser *p, const char *key,
+check_readable_file(struct schema *p, const char *key,
     const struct ytree_node *v, const char *path)
 {
 	struct ytree_shown sh;
@@ -716,65 +191,66 @@ enum {
 };
 
 static int
-endpoint_parse_url(struct parser *p, const struct key_spec *spec,
+endpoint_parse_url(struct schema *p, const struct schema_key *spec,
     const struct ytree_node *v, void *ctx, const char *where)
 {
 	struct endpoint_config *ep = ctx;
 
 	(void)where;
-	return parse_url(p, spec->key, v, &endpoint_url_rules, &ep->url);
+	return schema_url(p, spec->key, v, &endpoint_url_rules, &ep->url);
 }
 
 static int
-endpoint_parse_proxy(struct parser *p, const struct key_spec *spec,
+endpoint_parse_proxy(struct schema *p, const struct schema_key *spec,
     const struct ytree_node *v, void *ctx, const char *where)
 {
 	struct endpoint_config *ep = ctx;
 
 	(void)where;
-	return parse_url(p, spec->key, v, &proxy_url_rules, &ep->proxy);
+	return schema_url(p, spec->key, v, &proxy_url_rules, &ep->proxy);
 }
 
 static int
-endpoint_parse_username(struct parser *p, const struct key_spec *spec,
+endpoint_parse_username(struct schema *p, const struct schema_key *spec,
     const struct ytree_node *v, void *ctx, const char *where)
 {
 	struct endpoint_config *ep = ctx;
 	const char *s;
 
 	(void)where;
-	s = expect_string(p, spec->key, v);
+	s = schema_expect_string(p, spec->key, v);
 	if (s == NULL)
 		return -EINVAL;
-	if (strchr(s, ':') != NULL || has_control(s, strlen(s))) {
+	if (strchr(s, ':') != NULL || schema_has_control(s, strlen(s))) {
 		ytree_error(&p->rep, v, "'%s': must not contain ':' or control "
 		    "characters", spec->key);
 		return -EINVAL;
 	}
-	return parse_string(p, spec->key, v, &ep->username);
+	return schema_string(p, spec->key, v, &ep->username);
 }
 
-static const struct key_spec endpoint_keys[EP_NKEYS] = {
-	[EP_URL] = KEY_CUSTOM("url", endpoint_parse_url, true),
-	[EP_API_KEY_FILE] = KEY("api_key_file", VALUE_PATH,
+static const struct schema_key endpoint_keys[EP_NKEYS] = {
+	[EP_URL] = SCHEMA_KEY_CUSTOM("url", endpoint_parse_url, true),
+	[EP_API_KEY_FILE] = SCHEMA_KEY("api_key_file", SCHEMA_PATH,
 	    struct endpoint_config, api_key_file),
-	[EP_USERNAME] = KEY_CUSTOM("username", endpoint_parse_username, false),
-	[EP_PASSWORD_FILE] = KEY("password_file", VALUE_PATH,
+	[EP_USERNAME] = SCHEMA_KEY_CUSTOM("username", endpoint_parse_username,
+	    false),
+	[EP_PASSWORD_FILE] = SCHEMA_KEY("password_file", SCHEMA_PATH,
 	    struct endpoint_config, password_file),
-	[EP_CA_FILE] = KEY("ca_file", VALUE_PATH,
+	[EP_CA_FILE] = SCHEMA_KEY("ca_file", SCHEMA_PATH,
 	    struct endpoint_config, ca_file),
-	[EP_CLIENT_CERT_FILE] = KEY("client_cert_file", VALUE_PATH,
+	[EP_CLIENT_CERT_FILE] = SCHEMA_KEY("client_cert_file", SCHEMA_PATH,
 	    struct endpoint_config, client_cert_file),
-	[EP_CLIENT_KEY_FILE] = KEY("client_key_file", VALUE_PATH,
+	[EP_CLIENT_KEY_FILE] = SCHEMA_KEY("client_key_file", SCHEMA_PATH,
 	    struct endpoint_config, client_key_file),
-	[EP_INSECURE_SKIP_VERIFY] = KEY("insecure_skip_verify", VALUE_BOOL,
-	    struct endpoint_config, insecure_skip_verify),
-	[EP_PROXY] = KEY_CUSTOM("proxy", endpoint_parse_proxy, false),
-	[EP_TIMEOUT] = KEY_RANGE("timeout", VALUE_DURATION,
+	[EP_INSECURE_SKIP_VERIFY] = SCHEMA_KEY("insecure_skip_verify",
+	    SCHEMA_BOOL, struct endpoint_config, insecure_skip_verify),
+	[EP_PROXY] = SCHEMA_KEY_CUSTOM("proxy", endpoint_parse_proxy, false),
+	[EP_TIMEOUT] = SCHEMA_KEY_RANGE("timeout", SCHEMA_DURATION,
 	    struct endpoint_config, timeout_usec, TIMEOUT_MIN, TIMEOUT_MAX),
-	[EP_MAX_RESPONSE_BYTES] = KEY_RANGE("max_response_bytes", VALUE_SIZE,
-	    struct endpoint_config, max_response_bytes, RESPONSE_MIN,
-	    RESPONSE_MAX),
+	[EP_MAX_RESPONSE_BYTES] = SCHEMA_KEY_RANGE("max_response_bytes",
+	    SCHEMA_SIZE, struct endpoint_config, max_response_bytes,
+	    RESPONSE_MIN, RESPONSE_MAX),
 };
 
 static void
@@ -801,7 +277,7 @@ endpoint_done(struct endpoint_config *ep)
 }
 
 static void
-endpoint_load_api_key(struct parser *p, struct endpoint_config *ep,
+endpoint_load_api_key(struct schema *p, struct endpoint_config *ep,
     const struct ytree_node *v)
 {
 	char *key = NULL;
@@ -818,7 +294,7 @@ endpoint_load_api_key(struct parser *p, struct endpoint_config *ep,
 }
 
 static void
-endpoint_load_basic(struct parser *p, struct endpoint_config *ep,
+endpoint_load_basic(struct schema *p, struct endpoint_config *ep,
     const struct ytree_node *v)
 {
 	char *pw = NULL, *cred, *b64;
@@ -850,12 +326,12 @@ endpoint_load_basic(struct parser *p, struct endpoint_config *ep,
 
 /* api_key_file XOR (username + password_file), or no credentials. */
 static void
-endpoint_check_auth(struct parser *p, struct endpoint_config *ep,
-    const struct key_seen *seen)
+endpoint_check_auth(struct schema *p, struct endpoint_config *ep,
+    const struct schema_seen *seen)
 {
-	const struct key_seen *api = &seen[EP_API_KEY_FILE];
-	const struct key_seen *user = &seen[EP_USERNAME];
-	const struct key_seen *pw = &seen[EP_PASSWORD_FILE];
+	const struct schema_seen *api = &seen[EP_API_KEY_FILE];
+	const struct schema_seen *user = &seen[EP_USERNAME];
+	const struct schema_seen *pw = &seen[EP_PASSWORD_FILE];
 
 	if (api->key != NULL && (user->key != NULL || pw->key != NULL)) {
 		ytree_error(&p->rep, api->value, "'api_key_file' cannot be "
@@ -880,12 +356,12 @@ endpoint_check_auth(struct parser *p, struct endpoint_config *ep,
 }
 
 static void
-endpoint_check_tls(struct parser *p, struct endpoint_config *ep,
-    const struct key_seen *seen)
+endpoint_check_tls(struct schema *p, struct endpoint_config *ep,
+    const struct schema_seen *seen)
 {
-	const struct key_seen *ca = &seen[EP_CA_FILE];
-	const struct key_seen *cert = &seen[EP_CLIENT_CERT_FILE];
-	const struct key_seen *key = &seen[EP_CLIENT_KEY_FILE];
+	const struct schema_seen *ca = &seen[EP_CA_FILE];
+	const struct schema_seen *cert = &seen[EP_CLIENT_CERT_FILE];
+	const struct schema_seen *key = &seen[EP_CLIENT_KEY_FILE];
 
 	if (ca->ok)
 		check_readable_file(p, "ca_file", ca->value, ep->ca_file);
@@ -909,10 +385,10 @@ endpoint_check_tls(struct parser *p, struct endpoint_config *ep,
  * been set up with endpoint_init().
  */
 static int
-endpoint_parse(struct parser *p, const char *key, const struct ytree_node *v,
+endpoint_parse(struct schema *p, const char *key, const struct ytree_node *v,
     const char *where, struct endpoint_config *ep)
 {
-	struct key_seen seen[EP_NKEYS];
+	struct schema_seen seen[EP_NKEYS];
 	size_t before = p->nerrors;
 
 	if (v->kind != YTREE_MAPPING) {
@@ -922,7 +398,7 @@ endpoint_parse(struct parser *p, const char *key, const struct ytree_node *v,
 	}
 	ep->pos.line = v->line;
 	ep->pos.column = v->column;
-	parse_mapping(p, v, where, endpoint_keys, EP_NKEYS, ep, seen);
+	schema_mapping(p, v, where, endpoint_keys, EP_NKEYS, ep, seen);
 	endpoint_check_auth(p, ep, seen);
 	endpoint_check_tls(p, ep, seen);
 	return p->nerrors == before ? 0 : -EINVAL;
@@ -942,7 +418,7 @@ enum {
 };
 
 static int
-target_parse_name(struct parser *p, const struct key_spec *spec,
+target_parse_name(struct schema *p, const struct schema_key *spec,
     const struct ytree_node *v, void *ctx, const char *where)
 {
 	struct target_config *t = ctx;
@@ -951,7 +427,7 @@ target_parse_name(struct parser *p, const struct key_spec *spec,
 	size_t len;
 
 	(void)where;
-	s = expect_string(p, spec->key, v);
+	s = schema_expect_string(p, spec->key, v);
 	if (s == NULL)
 		return -EINVAL;
 	len = strlen(s);
@@ -967,11 +443,11 @@ target_parse_name(struct parser *p, const struct key_spec *spec,
 		    ytree_show(&sh, s));
 		return -EINVAL;
 	}
-	return parse_string(p, spec->key, v, &t->name);
+	return schema_string(p, spec->key, v, &t->name);
 }
 
 static int
-target_parse_kibana(struct parser *p, const struct key_spec *spec,
+target_parse_kibana(struct schema *p, const struct schema_key *spec,
     const struct ytree_node *v, void *ctx, const char *where)
 {
 	struct target_config *t = ctx;
@@ -998,7 +474,7 @@ enum {
 };
 
 static int
-target_parse_elasticsearch(struct parser *p, const struct key_spec *spec,
+target_parse_elasticsearch(struct schema *p, const struct schema_key *spec,
     const struct ytree_node *v, void *ctx, const char *where)
 {
 	struct target_config *t = ctx;
@@ -1009,7 +485,7 @@ target_parse_elasticsearch(struct parser *p, const struct key_spec *spec,
 }
 
 static int
-event_log_parse_index(struct parser *p, const struct key_spec *spec,
+event_log_parse_index(struct schema *p, const struct schema_key *spec,
     const struct ytree_node *v, void *ctx, const char *where)
 {
 	struct event_log_config *el = ctx;
@@ -1017,7 +493,7 @@ event_log_parse_index(struct parser *p, const struct key_spec *spec,
 	const char *s, *c;
 
 	(void)where;
-	s = expect_string(p, spec->key, v);
+	s = schema_expect_string(p, spec->key, v);
 	if (s == NULL)
 		return -EINVAL;
 	if (*s == '\0' || strlen(s) > EVENT_LOG_INDEX_MAX) {
@@ -1036,27 +512,27 @@ event_log_parse_index(struct parser *p, const struct key_spec *spec,
 		}
 	free(el->index);
 	el->index = NULL;
-	return parse_string(p, spec->key, v, &el->index);
+	return schema_string(p, spec->key, v, &el->index);
 }
 
-static const struct key_spec event_log_keys[EL_NKEYS] = {
-	[EL_INDEX] = KEY_CUSTOM("index", event_log_parse_index, false),
-	[EL_INTERVAL] = KEY_RANGE("interval", VALUE_DURATION,
+static const struct schema_key event_log_keys[EL_NKEYS] = {
+	[EL_INDEX] = SCHEMA_KEY_CUSTOM("index", event_log_parse_index, false),
+	[EL_INTERVAL] = SCHEMA_KEY_RANGE("interval", SCHEMA_DURATION,
 	    struct event_log_config, interval_usec, EVENT_LOG_INTERVAL_MIN,
 	    EVENT_LOG_INTERVAL_MAX),
-	[EL_LOOKBACK] = KEY_RANGE("lookback", VALUE_DURATION,
+	[EL_LOOKBACK] = SCHEMA_KEY_RANGE("lookback", SCHEMA_DURATION,
 	    struct event_log_config, lookback_usec, 0, EVENT_LOG_LOOKBACK_MAX),
-	[EL_SETTLE_DELAY] = KEY_RANGE("settle_delay", VALUE_DURATION,
+	[EL_SETTLE_DELAY] = SCHEMA_KEY_RANGE("settle_delay", SCHEMA_DURATION,
 	    struct event_log_config, settle_delay_usec, 0,
 	    EVENT_LOG_SETTLE_MAX),
 };
 
 static int
-target_parse_event_log(struct parser *p, const struct key_spec *spec,
+target_parse_event_log(struct schema *p, const struct schema_key *spec,
     const struct ytree_node *v, void *ctx, const char *where)
 {
 	struct target_config *t = ctx;
-	struct key_seen seen[EL_NKEYS];
+	struct schema_seen seen[EL_NKEYS];
 	char sub[WHERE_MAX];
 
 	if (v->kind != YTREE_MAPPING) {
@@ -1065,7 +541,7 @@ target_parse_event_log(struct parser *p, const struct key_spec *spec,
 		return -EINVAL;
 	}
 	snprintf(sub, sizeof(sub), "%s.%s", where, spec->key);
-	return parse_mapping(p, v, sub, event_log_keys, EL_NKEYS,
+	return schema_mapping(p, v, sub, event_log_keys, EL_NKEYS,
 	    &t->event_log, seen);
 }
 
@@ -1086,7 +562,7 @@ valid_space_id(const char *s)
 }
 
 static int
-target_parse_spaces(struct parser *p, const struct key_spec *spec,
+target_parse_spaces(struct schema *p, const struct schema_key *spec,
     const struct ytree_node *v, void *ctx, const char *where)
 {
 	struct target_config *t = ctx;
@@ -1126,7 +602,7 @@ target_parse_spaces(struct parser *p, const struct key_spec *spec,
 	}
 	for (i = 0; i < v->nchild; i++) {
 		item = v->child[i];
-		s = expect_scalar(p, spec->key, item, "a space id");
+		s = schema_expect_scalar(p, spec->key, item, "a space id");
 		if (s == NULL) {
 			ok = false;
 			continue;
@@ -1149,7 +625,7 @@ target_parse_spaces(struct parser *p, const struct key_spec *spec,
 			ok = false;
 			continue;
 		}
-		spaces[n] = xstrdup(p, s);
+		spaces[n] = schema_strdup(p, s);
 		if (spaces[n] == NULL) {
 			ok = false;
 			break;
@@ -1168,20 +644,22 @@ target_parse_spaces(struct parser *p, const struct key_spec *spec,
 	return 0;
 }
 
-static const struct key_spec target_keys[TARGET_NKEYS] = {
-	[TARGET_NAME] = KEY_CUSTOM("name", target_parse_name, true),
-	[TARGET_KIBANA] = KEY_CUSTOM("kibana", target_parse_kibana, true),
-	[TARGET_SPACES] = KEY_CUSTOM("spaces", target_parse_spaces, false),
-	[TARGET_INVENTORY_INTERVAL] = KEY_RANGE("inventory_interval",
-	    VALUE_DURATION, struct target_config, inventory_interval_usec,
-	    INVENTORY_MIN, INVENTORY_MAX),
-	[TARGET_MAX_PARALLEL_REQUESTS] = KEY_RANGE("max_parallel_requests",
-	    VALUE_UINT, struct target_config, max_parallel_requests,
-	    PARALLEL_MIN, PARALLEL_MAX),
-	[TARGET_ELASTICSEARCH] = KEY_CUSTOM("elasticsearch",
-	    target_parse_elasticsearch, false),
-	[TARGET_EVENT_LOG] = KEY_CUSTOM("event_log", target_parse_event_log,
+static const struct schema_key target_keys[TARGET_NKEYS] = {
+	[TARGET_NAME] = SCHEMA_KEY_CUSTOM("name", target_parse_name, true),
+	[TARGET_KIBANA] = SCHEMA_KEY_CUSTOM("kibana", target_parse_kibana,
+	    true),
+	[TARGET_SPACES] = SCHEMA_KEY_CUSTOM("spaces", target_parse_spaces,
 	    false),
+	[TARGET_INVENTORY_INTERVAL] = SCHEMA_KEY_RANGE("inventory_interval",
+	    SCHEMA_DURATION, struct target_config, inventory_interval_usec,
+	    INVENTORY_MIN, INVENTORY_MAX),
+	[TARGET_MAX_PARALLEL_REQUESTS] = SCHEMA_KEY_RANGE(
+	    "max_parallel_requests", SCHEMA_UINT, struct target_config,
+	    max_parallel_requests, PARALLEL_MIN, PARALLEL_MAX),
+	[TARGET_ELASTICSEARCH] = SCHEMA_KEY_CUSTOM("elasticsearch",
+	    target_parse_elasticsearch, false),
+	[TARGET_EVENT_LOG] = SCHEMA_KEY_CUSTOM("event_log",
+	    target_parse_event_log, false),
 };
 
 static void
@@ -1225,10 +703,10 @@ target_set_default(struct target_config *t)
 
 /* One list item of `targets`; *ret_name is its `name` value node. */
 static int
-target_parse(struct parser *p, const struct ytree_node *v, const char *where,
+target_parse(struct schema *p, const struct ytree_node *v, const char *where,
     struct target_config *t, const struct ytree_node **ret_name)
 {
-	struct key_seen seen[TARGET_NKEYS];
+	struct schema_seen seen[TARGET_NKEYS];
 
 	if (v->kind != YTREE_MAPPING) {
 		ytree_error(&p->rep, v, "'%s': expected a mapping, got %s",
@@ -1237,7 +715,7 @@ target_parse(struct parser *p, const struct ytree_node *v, const char *where,
 	}
 	t->pos.line = v->line;
 	t->pos.column = v->column;
-	parse_mapping(p, v, where, target_keys, TARGET_NKEYS, t, seen);
+	schema_mapping(p, v, where, target_keys, TARGET_NKEYS, t, seen);
 	*ret_name = seen[TARGET_NAME].ok ? seen[TARGET_NAME].value : NULL;
 	return 0;
 }
@@ -1258,7 +736,7 @@ enum {
 };
 
 static int
-probe_parse_params(struct parser *p, const struct key_spec *spec,
+probe_parse_params(struct schema *p, const struct schema_key *spec,
     const struct ytree_node *v, void *ctx, const char *where)
 {
 	struct probe_config *pc = ctx;
@@ -1291,7 +769,7 @@ probe_parse_params(struct parser *p, const struct key_spec *spec,
 }
 
 static int
-probe_parse_space(struct parser *p, const struct key_spec *spec,
+probe_parse_space(struct schema *p, const struct schema_key *spec,
     const struct ytree_node *v, void *ctx, const char *where)
 {
 	struct probe_config *pc = ctx;
@@ -1299,7 +777,7 @@ probe_parse_space(struct parser *p, const struct key_spec *spec,
 	const char *s;
 
 	(void)where;
-	s = expect_string(p, spec->key, v);
+	s = schema_expect_string(p, spec->key, v);
 	if (s == NULL)
 		return -EINVAL;
 	if (!valid_space_id(s)) {
@@ -1309,18 +787,18 @@ probe_parse_space(struct parser *p, const struct key_spec *spec,
 	}
 	free(pc->space);
 	pc->space = NULL;
-	return parse_string(p, spec->key, v, &pc->space);
+	return schema_string(p, spec->key, v, &pc->space);
 }
 
 static int
-probe_parse_connector_id(struct parser *p, const struct key_spec *spec,
+probe_parse_connector_id(struct schema *p, const struct schema_key *spec,
     const struct ytree_node *v, void *ctx, const char *where)
 {
 	struct probe_config *pc = ctx;
 	const char *s;
 
 	(void)where;
-	s = expect_string(p, spec->key, v);
+	s = schema_expect_string(p, spec->key, v);
 	if (s == NULL)
 		return -EINVAL;
 	if (strlen(s) > PROBE_ID_MAX) {
@@ -1328,26 +806,26 @@ probe_parse_connector_id(struct parser *p, const struct key_spec *spec,
 		    spec->key, PROBE_ID_MAX);
 		return -EINVAL;
 	}
-	if (has_control(s, strlen(s))) {
+	if (schema_has_control(s, strlen(s))) {
 		ytree_error(&p->rep, v, "'%s': must not contain control "
 		    "characters", spec->key);
 		return -EINVAL;
 	}
-	return parse_string(p, spec->key, v, &pc->connector_id);
+	return schema_string(p, spec->key, v, &pc->connector_id);
 }
 
-static const struct key_spec probe_keys[PROBE_NKEYS] = {
-	[PROBE_TARGET] = KEY("target", VALUE_STRING, struct probe_config,
-	    target),
-	[PROBE_SPACE] = KEY_CUSTOM("space", probe_parse_space, false),
-	[PROBE_CONNECTOR_ID] = KEY_CUSTOM("connector_id",
+static const struct schema_key probe_keys[PROBE_NKEYS] = {
+	[PROBE_TARGET] = SCHEMA_KEY("target", SCHEMA_STRING,
+	    struct probe_config, target),
+	[PROBE_SPACE] = SCHEMA_KEY_CUSTOM("space", probe_parse_space, false),
+	[PROBE_CONNECTOR_ID] = SCHEMA_KEY_CUSTOM("connector_id",
 	    probe_parse_connector_id, true),
-	[PROBE_INTERVAL] = KEY_RANGE("interval", VALUE_DURATION,
+	[PROBE_INTERVAL] = SCHEMA_KEY_RANGE("interval", SCHEMA_DURATION,
 	    struct probe_config, interval_usec, CONFIG_PROBE_INTERVAL_MIN,
 	    PROBE_INTERVAL_MAX),
-	[PROBE_TIMEOUT] = KEY_RANGE("timeout", VALUE_DURATION,
+	[PROBE_TIMEOUT] = SCHEMA_KEY_RANGE("timeout", SCHEMA_DURATION,
 	    struct probe_config, timeout_usec, TIMEOUT_MIN, TIMEOUT_MAX),
-	[PROBE_PARAMS] = KEY_CUSTOM("params", probe_parse_params, true),
+	[PROBE_PARAMS] = SCHEMA_KEY_CUSTOM("params", probe_parse_params, true),
 };
 
 static void
@@ -1364,10 +842,10 @@ probe_done(struct probe_config *pc)
  * first in the file): called from config_parse_root().
  */
 static void
-config_parse_probes(struct parser *p, const struct ytree_node *v,
+config_parse_probes(struct schema *p, const struct ytree_node *v,
     struct kcm_config *cfg)
 {
-	struct key_seen seen[PROBE_NKEYS];
+	struct schema_seen seen[PROBE_NKEYS];
 	const struct ytree_node **at;
 	char sub[WHERE_MAX];
 	struct ytree_shown sh, sh2;
@@ -1405,9 +883,9 @@ config_parse_probes(struct parser *p, const struct ytree_node *v,
 		pc->pos.line = item->line;
 		pc->pos.column = item->column;
 		cfg->nprobes = ++n;
-		parse_mapping(p, item, sub, probe_keys, PROBE_NKEYS, pc, seen);
+		schema_mapping(p, item, sub, probe_keys, PROBE_NKEYS, pc, seen);
 		if (pc->space == NULL &&
-		    (pc->space = xstrdup(p, "default")) == NULL)
+		    (pc->space = schema_strdup(p, "default")) == NULL)
 			continue;
 		if (seen[PROBE_TARGET].key == NULL) {
 			if (cfg->ntargets != 1) {
@@ -1417,8 +895,8 @@ config_parse_probes(struct parser *p, const struct ytree_node *v,
 				continue;
 			}
 			if (cfg->targets[0].name == NULL ||
-			    (pc->target = xstrdup(p, cfg->targets[0].name)) ==
-			    NULL)
+			    (pc->target = schema_strdup(p,
+			    cfg->targets[0].name)) == NULL)
 				continue;
 			pc->target_index = 0;
 		} else if (seen[PROBE_TARGET].ok) {
@@ -1457,7 +935,7 @@ config_parse_probes(struct parser *p, const struct ytree_node *v,
 }
 
 static int
-config_defer_probes(struct parser *p, const struct key_spec *spec,
+config_defer_probes(struct schema *p, const struct schema_key *spec,
     const struct ytree_node *v, void *ctx, const char *where)
 {
 	(void)p;
@@ -1480,7 +958,7 @@ enum {
 };
 
 static int
-listen_parse_one(struct parser *p, const char *key, const struct ytree_node *v,
+listen_parse_one(struct schema *p, const char *key, const struct ytree_node *v,
     struct listen_config *ret)
 {
 	unsigned char addr[sizeof(struct in6_addr)];
@@ -1490,7 +968,7 @@ listen_parse_one(struct parser *p, const char *key, const struct ytree_node *v,
 	uint64_t port;
 	bool v6;
 
-	s = expect_scalar(p, key, v, "an address:port");
+	s = schema_expect_scalar(p, key, v, "an address:port");
 	if (s == NULL)
 		return -EINVAL;
 	v6 = s[0] == '[';
@@ -1551,7 +1029,7 @@ fail:
 }
 
 static int
-config_parse_listen(struct parser *p, const struct key_spec *spec,
+config_parse_listen(struct schema *p, const struct schema_key *spec,
     const struct ytree_node *v, void *ctx, const char *where)
 {
 	struct kcm_config *cfg = ctx;
@@ -1613,57 +1091,30 @@ config_parse_listen(struct parser *p, const struct key_spec *spec,
 	return 0;
 }
 
-/*
- * A scalar naming one of a fixed set of words: from_string() maps it to a
- * value >= 0 or fails; `what` (the expected kind), `noun` and `choices`
- * make the error messages.
- */
 static int
-parse_word(struct parser *p, const struct key_spec *spec, const struct ytree_node *v,
-    int (*from_string)(const char *), const char *what, const char *noun,
-    const char *choices, int *ret)
-{
-	struct ytree_shown sh;
-	const char *s;
-	int r;
-
-	s = expect_scalar(p, spec->key, v, what);
-	if (s == NULL)
-		return -EINVAL;
-	r = from_string(s);
-	if (r < 0) {
-		ytree_error(&p->rep, v, "'%s': invalid %s '%s' (use %s)",
-		    spec->key, noun, ytree_show(&sh, s), choices);
-		return -EINVAL;
-	}
-	*ret = r;
-	return 0;
-}
-
-static int
-config_parse_log_level(struct parser *p, const struct key_spec *spec,
+config_parse_log_level(struct schema *p, const struct schema_key *spec,
     const struct ytree_node *v, void *ctx, const char *where)
 {
 	struct kcm_config *cfg = ctx;
 
 	(void)where;
-	return parse_word(p, spec, v, log_level_from_string, "a log level",
+	return schema_word(p, spec, v, log_level_from_string, "a log level",
 	    "level", "debug, info, warning or error", &cfg->log_level);
 }
 
 static int
-config_parse_log_target(struct parser *p, const struct key_spec *spec,
+config_parse_log_target(struct schema *p, const struct schema_key *spec,
     const struct ytree_node *v, void *ctx, const char *where)
 {
 	struct kcm_config *cfg = ctx;
 
 	(void)where;
-	return parse_word(p, spec, v, log_target_from_string, "a log target",
+	return schema_word(p, spec, v, log_target_from_string, "a log target",
 	    "target", "auto, journal or stderr", &cfg->log_target);
 }
 
 static int
-config_parse_targets(struct parser *p, const struct key_spec *spec,
+config_parse_targets(struct schema *p, const struct schema_key *spec,
     const struct ytree_node *v, void *ctx, const char *where)
 {
 	struct kcm_config *cfg = ctx;
@@ -1710,15 +1161,16 @@ config_parse_targets(struct parser *p, const struct key_spec *spec,
 	return p->nerrors == before ? 0 : -EINVAL;
 }
 
-static const struct key_spec top_keys[TOP_NKEYS] = {
-	[TOP_LISTEN] = KEY_CUSTOM("listen", config_parse_listen, false),
-	[TOP_LOG_LEVEL] = KEY_CUSTOM("log_level", config_parse_log_level,
+static const struct schema_key top_keys[TOP_NKEYS] = {
+	[TOP_LISTEN] = SCHEMA_KEY_CUSTOM("listen", config_parse_listen, false),
+	[TOP_LOG_LEVEL] = SCHEMA_KEY_CUSTOM("log_level", config_parse_log_level,
 	    false),
-	[TOP_LOG_TARGET] = KEY_CUSTOM("log_target", config_parse_log_target,
+	[TOP_LOG_TARGET] = SCHEMA_KEY_CUSTOM("log_target",
+	    config_parse_log_target, false),
+	[TOP_TARGETS] = SCHEMA_KEY_CUSTOM("targets", config_parse_targets,
 	    false),
-	[TOP_TARGETS] = KEY_CUSTOM("targets", config_parse_targets, false),
 	/* checked once the targets are known: config_parse_probes() */
-	[TOP_PROBES] = KEY_CUSTOM("probes", config_defer_probes, false),
+	[TOP_PROBES] = SCHEMA_KEY_CUSTOM("probes", config_defer_probes, false),
 };
 
 static int
@@ -1757,17 +1209,17 @@ config_add_default_target(struct kcm_config *cfg)
 }
 
 static void
-config_parse_root(struct parser *p, const struct ytree_node *root,
+config_parse_root(struct schema *p, const struct ytree_node *root,
     struct kcm_config *cfg)
 {
-	struct key_seen seen[TOP_NKEYS];
+	struct schema_seen seen[TOP_NKEYS];
 
 	if (root->kind != YTREE_MAPPING) {
 		ytree_error(&p->rep, root, "the top level must be a mapping of "
 		    "settings (key: value), got %s", ytree_describe(root));
 		return;
 	}
-	parse_mapping(p, root, NULL, top_keys, TOP_NKEYS, cfg, seen);
+	schema_mapping(p, root, NULL, top_keys, TOP_NKEYS, cfg, seen);
 	if (seen[TOP_LISTEN].key == NULL && config_add_default_listen(cfg) < 0)
 		p->oom = true;
 	if (seen[TOP_TARGETS].key == NULL &&
@@ -1796,38 +1248,27 @@ errors_sort(struct config_errors *errs, size_t from)
 	}
 }
 
-static void
-parser_init(struct parser *p, const char *path, const char *basedir,
-    struct config_errors *errs)
-{
-	memset(p, 0, sizeof(*p));
-	p->path = path;
-	p->basedir = basedir;
-	p->errs = errs;
-	p->rep.error = parser_error;
-	p->rep.userdata = p;
-}
-
 /*
  * Reads the configuration file whole.  It is opened without blocking and
  * must be a regular file: a FIFO named by mistake would otherwise stall
  * --check-config, or the event loop on SIGHUP, forever.
  */
 static int
-read_file(struct parser *p, char **ret, size_t *ret_len)
+read_file(const char *path, const struct ytree_report *rep, char **ret,
+    size_t *ret_len)
 {
 	struct strbuf sb;
 	char chunk[16384];
 	ssize_t k;
 	int fd, r;
 
-	r = open_regular(p->path, &fd, NULL);
+	r = open_regular(path, &fd, NULL);
 	if (r == -EISDIR || r == -EBADFD) {
-		ytree_error_at(&p->rep, 0, 0, "not a regular file");
+		ytree_error_at(rep, 0, 0, "not a regular file");
 		return r;
 	}
 	if (r < 0) {
-		ytree_error_at(&p->rep, 0, 0, "cannot open: %s", strerror(-r));
+		ytree_error_at(rep, 0, 0, "cannot open: %s", strerror(-r));
 		return r;
 	}
 	strbuf_init(&sb);
@@ -1837,7 +1278,7 @@ read_file(struct parser *p, char **ret, size_t *ret_len)
 			continue;
 		if (k < 0) {
 			r = -errno;
-			ytree_error_at(&p->rep, 0, 0, "cannot read: %s",
+			ytree_error_at(rep, 0, 0, "cannot read: %s",
 			    strerror(-r));
 			break;
 		}
@@ -1845,12 +1286,11 @@ read_file(struct parser *p, char **ret, size_t *ret_len)
 			break;
 		if (sb.len + (size_t)k > CONFIG_MAX_FILE) {
 			r = -EFBIG;
-			ytree_error_at(&p->rep, 0, 0, "larger than %d MiB",
+			ytree_error_at(rep, 0, 0, "larger than %d MiB",
 			    CONFIG_MAX_FILE / (1024 * 1024));
 			break;
 		}
 		if (strbuf_append(&sb, chunk, (size_t)k) < 0) {
-			p->oom = true;
 			r = -ENOMEM;
 			break;
 		}
@@ -1865,10 +1305,8 @@ read_file(struct parser *p, char **ret, size_t *ret_len)
 	}
 	*ret_len = sb.len;
 	*ret = strbuf_steal(&sb);
-	if (*ret == NULL) {
-		p->oom = true;
+	if (*ret == NULL)
 		return -ENOMEM;
-	}
 	return 0;
 }
 
@@ -1909,16 +1347,18 @@ config_load_buffer(const char *name, const void *buf, size_t len,
     const char *basedir, struct kcm_config **ret, struct config_errors *errs)
 {
 	struct config_errors local = { NULL, 0 };
+	struct errlist el = { .path = name, .errs = errs };
+	struct ytree_report out = { errlist_add, &el };
 	struct kcm_config *cfg = NULL;
 	struct ytree_node *root = NULL;
-	struct parser p;
+	struct schema p;
 	size_t first;
 	int r;
 
 	if (errs == NULL)
-		errs = &local;
-	first = errs->n;
-	parser_init(&p, name, basedir, errs);
+		el.errs = &local;
+	first = el.errs->n;
+	schema_init(&p, &out, basedir);
 	r = ytree_load(buf, len, &p.rep, &root);
 	if (r < 0)
 		goto out;
@@ -1927,14 +1367,14 @@ config_load_buffer(const char *name, const void *buf, size_t len,
 		p.oom = true;
 		goto out;
 	}
-	cfg->path = xstrdup(&p, name);
+	cfg->path = schema_strdup(&p, name);
 	config_parse_root(&p, root, cfg);
 	r = p.nerrors > 0 ? -EINVAL : 0;
 out:
-	if (p.oom)
+	if (p.oom || el.oom)
 		r = -ENOMEM;
 	ytree_free(root);
-	errors_sort(errs, first);
+	errors_sort(el.errs, first);
 	config_errors_free(&local);
 	if (r < 0) {
 		config_free(cfg);
@@ -1949,27 +1389,25 @@ config_load(const char *path, struct kcm_config **ret,
     struct config_errors *errs)
 {
 	struct config_errors local = { NULL, 0 };
+	struct errlist el = { .path = path, .errs = errs };
+	struct ytree_report out = { errlist_add, &el };
 	char *buf = NULL, *basedir = NULL;
-	struct parser p;
 	size_t len = 0;
 	int r;
 
 	if (errs == NULL)
-		errs = &local;
-	parser_init(&p, path, NULL, errs);
-	r = read_file(&p, &buf, &len);
+		el.errs = &local;
+	r = read_file(path, &out, &buf, &len);
 	if (r == 0) {
 		r = config_basedir(path, &basedir);
-		if (r == -ENOMEM)
-			p.oom = true;
-		else if (r < 0)
-			ytree_error_at(&p.rep, 0, 0, "cannot resolve the "
+		if (r < 0 && r != -ENOMEM)
+			ytree_error_at(&out, 0, 0, "cannot resolve the "
 			    "directory of the file: %s", strerror(-r));
 	}
-	if (p.oom)
+	if (el.oom)
 		r = -ENOMEM;
 	if (r == 0)
-		r = config_load_buffer(path, buf, len, basedir, ret, errs);
+		r = config_load_buffer(path, buf, len, basedir, ret, el.errs);
 	if (buf != NULL) {
 		explicit_bzero(buf, len);
 		free(buf);
