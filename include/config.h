@@ -149,6 +149,9 @@ int	 config_load_buffer(const char *name, const void *buf, size_t len,
 	    const char *basedir, struct kcm_config **ret,
 	    struct config_errors *errs);
 
+/* A Kibana space id as the configuration accepts it: [a-z0-9_-]+. */
+bool	 config_space_id_valid(const char *s);
+
 /* The built-in defaults (one target "default" at http://localhost:5601). */
 int	 config_default(struct kcm_config **ret);
 
