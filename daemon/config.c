@@ -729,7 +729,8 @@ read_file(const char *path, const struct ytree_report *rep, char **ret,
     size_t *ret_len)
 {
 	struct strbuf sb;
-	char chunk[16384];
+	char chunk[16384], *buf;
+	size_t len;
 	ssize_t k;
 	int fd, r;
 
@@ -774,10 +775,12 @@ read_file(const char *path, const struct ytree_report *rep, char **ret,
 		strbuf_free(&sb);
 		return r;
 	}
-	*ret_len = sb.len;
-	*ret = strbuf_steal(&sb);
-	if (*ret == NULL)
+	len = sb.len;
+	buf = strbuf_steal(&sb);
+	if (buf == NULL)
 		return -ENOMEM;
+	*ret = buf;
+	*ret_len = len;
 	return 0;
 }
 
