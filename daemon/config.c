@@ -148,6 +148,8 @@ target_parse_kibana(struct schema *p, const struct schema_key *spec,
 #define EVENT_LOG_INTERVAL_MAX	(24 * 3600 * USEC_PER_SEC)
 #define EVENT_LOG_LOOKBACK_MAX	(7 * 24 * 3600 * USEC_PER_SEC)
 #define EVENT_LOG_SETTLE_MAX	(3600 * USEC_PER_SEC)
+#define EVENT_LOG_RETENTION_MIN	(60 * USEC_PER_SEC)
+#define EVENT_LOG_RETENTION_MAX	(90 * 24 * 3600 * USEC_PER_SEC)
 #define EVENT_LOG_INDEX_MAX	255
 
 enum {
@@ -155,6 +157,7 @@ enum {
 	EL_INTERVAL,
 	EL_LOOKBACK,
 	EL_SETTLE_DELAY,
+	EL_SERIES_RETENTION,
 	EL_NKEYS,
 };
 
@@ -210,6 +213,9 @@ static const struct schema_key event_log_keys[EL_NKEYS] = {
 	[EL_SETTLE_DELAY] = SCHEMA_KEY_RANGE("settle_delay", SCHEMA_DURATION,
 	    struct event_log_config, settle_delay_usec, 0,
 	    EVENT_LOG_SETTLE_MAX),
+	[EL_SERIES_RETENTION] = SCHEMA_KEY_RANGE("series_retention",
+	    SCHEMA_DURATION, struct event_log_config, series_retention_usec,
+	    EVENT_LOG_RETENTION_MIN, EVENT_LOG_RETENTION_MAX),
 };
 
 static int
@@ -237,6 +243,7 @@ event_log_init(struct event_log_config *el)
 	el->interval_usec = CONFIG_DEFAULT_EVENT_LOG_INTERVAL_USEC;
 	el->lookback_usec = CONFIG_DEFAULT_EVENT_LOG_LOOKBACK_USEC;
 	el->settle_delay_usec = CONFIG_DEFAULT_EVENT_LOG_SETTLE_USEC;
+	el->series_retention_usec = CONFIG_DEFAULT_EVENT_LOG_RETENTION_USEC;
 }
 
 bool
@@ -425,6 +432,7 @@ enum {
 	TOP_LOG_TARGET,
 	TOP_TARGETS,
 	TOP_PROBES,
+	TOP_STATE_DIRECTORY,
 	TOP_NKEYS,
 };
 
@@ -642,6 +650,8 @@ static const struct schema_key top_keys[TOP_NKEYS] = {
 	    false),
 	/* checked once the targets are known: config_probes_parse() */
 	[TOP_PROBES] = SCHEMA_KEY_CUSTOM("probes", config_defer_probes, false),
+	[TOP_STATE_DIRECTORY] = SCHEMA_KEY("state_directory", SCHEMA_PATH,
+	    struct kcm_config, state_directory),
 };
 
 static int

@@ -77,7 +77,7 @@ struct eventlog {
 /*
  * A connector's executions_total / last_execution series and what was
  * logged about it.  The series go once the connector is neither in the
- * inventory nor had a counted run within EVENTLOG_SERIES_RETENTION_MS.
+ * inventory nor had a counted run within event_log.series_retention.
  */
 struct elseries {
 	char			*space;
@@ -623,7 +623,9 @@ static void
 series_prune(struct eventlog *el)
 {
 	const char *name = el->cfg->name;
-	int64_t now = now_ms(), keep = EVENTLOG_SERIES_RETENTION_MS;
+	int64_t now = now_ms();
+	int64_t keep = (int64_t)(el->cfg->event_log.series_retention_usec /
+	    USEC_PER_MSEC);
 	size_t i, o;
 
 	for (i = o = 0; i < el->nseries; i++) {
@@ -931,7 +933,8 @@ eventlog_same(const void *a, const void *b)
 	    config_endpoint_equal(&x->cfg->elasticsearch, &y->cfg->elasticsearch) &&
 	    p->interval_usec == q->interval_usec &&
 	    p->lookback_usec == q->lookback_usec &&
-	    p->settle_delay_usec == q->settle_delay_usec;
+	    p->settle_delay_usec == q->settle_delay_usec &&
+	    p->series_retention_usec == q->series_retention_usec;
 }
 
 static void

@@ -26,6 +26,7 @@
 #define CONFIG_DEFAULT_EVENT_LOG_INTERVAL_USEC	(60 * UINT64_C(1000000))
 #define CONFIG_DEFAULT_EVENT_LOG_LOOKBACK_USEC	(15 * 60 * UINT64_C(1000000))
 #define CONFIG_DEFAULT_EVENT_LOG_SETTLE_USEC	(30 * UINT64_C(1000000))
+#define CONFIG_DEFAULT_EVENT_LOG_RETENTION_USEC	(24 * 3600 * UINT64_C(1000000))
 #define CONFIG_DEFAULT_PROBE_INTERVAL	(15 * 60 * UINT64_C(1000000))
 #define CONFIG_DEFAULT_PROBE_TIMEOUT	(30 * UINT64_C(1000000))
 /* The shortest probes[].interval; a test build may lower it with -D. */
@@ -69,6 +70,9 @@ struct event_log_config {
 	uint64_t	 interval_usec;
 	uint64_t	 lookback_usec;	/* first window starts at now - lookback */
 	uint64_t	 settle_delay_usec; /* windows end at now - settle_delay */
+	/* series of a connector gone from the inventory, without a counted run
+	 * for this long, are removed */
+	uint64_t	 series_retention_usec;
 };
 
 struct target_config {

@@ -158,11 +158,6 @@ struct engine_build;
 struct metrics;
 struct target_config;
 
-/*
- * The series of a connector that is neither in the inventory nor had a
- * counted run within this long are removed.
- */
-#define EVENTLOG_SERIES_RETENTION_MS	(24 * 3600 * INT64_C(1000))
 /* A connector that keeps failing is logged again at most this often. */
 #define EVENTLOG_REMINDER_MS		(3600 * INT64_C(1000))
 
