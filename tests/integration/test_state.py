@@ -8,7 +8,7 @@ import json
 import os
 import unittest
 
-from kcmtest import PD, WEBHOOK, wait_until
+from kcmtest import PD, WEBHOOK, to_yaml, wait_until
 from test_eventlog import EXEC, IDX_9, WEND, EventLogCase, event, now_ms
 
 T = "kib"
@@ -120,6 +120,21 @@ class StateTest(EventLogCase):
         # another index expression: another window, counted from the lookback
         d2, _ = self.run_until_counted(kib, es, env, 1, index=".kibana-event-log-*,-x")
         self.assertEqual(len(self.state_files()), 2)
+
+    def test_state_directory_key_wins(self):
+        kib = self.start_fake()
+        es = self.start_es()
+        es.add_docs(IDX_9, [event(now_ms() - 60000, WEBHOOK, ".webhook", "9",
+                                  outcome="failure")])
+        other = self.path("from-env")
+        os.mkdir(other, 0o700)
+        cfg = self.write_file("config.yml", to_yaml({
+            "listen": "127.0.0.1:0", "state_directory": "state",     # relative
+            "targets": [self.el_target(kib, es)]}))
+        d = self.start_daemon(config=cfg, env={"STATE_DIRECTORY": other})
+        wait_until(lambda: self.state_files(), timeout=20, what="a window saved")
+        self.assertEqual(os.listdir(other), [])
+        d.stop()
 
     def test_once_neither_reads_nor_writes(self):
         kib = self.start_fake()
