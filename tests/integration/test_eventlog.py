@@ -24,6 +24,7 @@ REASONS = ("no_shards", "no_aggregations", "index_not_found", "security_exceptio
 OUTCOMES = ("success", "failure", "timeout")
 MSGID_FAILING = "67aa7ea279764ec18db38999167ad596"
 MSGID_NOT_VISIBLE = "9732a0ff28cd4fda825c92dc8f5b6077"
+MSGID_RECOVERED = "a1d1c31f820f4eb1abfe9c95815b51cc"
 
 IDX_85 = ".kibana-event-log-8.5.3-000001"
 IDX_817 = ".kibana-event-log-8.17.2-000001"
@@ -364,6 +365,58 @@ class TestEventLogCounting(EventLogCase):
                   for r in es.searches() if r["body"].get("size") == 0]
         for (a1, b1), (a2, b2) in zip(bounds, bounds[1:]):
             self.assertEqual(b1, a2)
+
+
+class TestEventLogLogPolicy(EventLogCase):
+    """A failing connector is logged when it starts failing, when its error
+    text changes and when it recovers, not on every poll (issue 9)."""
+
+    def failing(self, d):
+        return [r for r in d.logs("warning", message_id=MSGID_FAILING)
+                if r.get("connector_id") == WEBHOOK]
+
+    def test_started_changed_recovered(self):
+        kib = self.start_fake()
+        es = self.start_es()
+        es.add_docs(IDX_9, [event(now_ms() - 60000, WEBHOOK, ".webhook", "9",
+                                  outcome="failure", error="first error")])
+        d = self.start_daemon([self.el_target(kib, es, settle="1s")])
+        wait_until(lambda: self.failing(d), timeout=20, what="started failing")
+        (w,) = self.failing(d)
+        self.assertIn("started failing", w["msg"])
+        self.assertEqual(w["error_message"], "first error")
+
+        def windows_later(n):
+            m = d.scrape()
+            w0 = m.value(WEND, target=T)
+            d.wait_metrics(lambda m: m.get(WEND, target=T) >= w0 + n, timeout=30,
+                           what="%d more windows" % n)
+        # the same error again, in later windows: counted, not logged
+        for _ in range(2):
+            es.add_docs(IDX_9, [event(now_ms() - 300, WEBHOOK, ".webhook", "9",
+                                      outcome="failure", error="first error")])
+            d.wait_metrics(lambda m, n=len(es.searches()): len(es.searches()) > n + 3)
+        m = d.wait_metrics(lambda m: self.exec_count(m, "default", WEBHOOK, ".webhook",
+                                                     "failure") == 3, timeout=20)
+        windows_later(2)
+        self.assertEqual(len(self.failing(d)), 1, self.failing(d))
+        # another error text: logged at once
+        es.add_docs(IDX_9, [event(now_ms() - 300, WEBHOOK, ".webhook", "9",
+                                  outcome="failure", error="second error")])
+        wait_until(lambda: len(self.failing(d)) == 2, timeout=20, what="error changed")
+        self.assertIn("another error", self.failing(d)[1]["msg"])
+        self.assertEqual(self.failing(d)[1]["error_message"], "second error")
+        # successes only: recovered, once
+        es.add_docs(IDX_9, [event(now_ms() - 300, WEBHOOK, ".webhook", "9",
+                                  outcome="success")])
+        rec = wait_until(lambda: d.logs("info", message_id=MSGID_RECOVERED,
+                                        connector_id=WEBHOOK), timeout=20,
+                         what="recovery line")
+        self.assertEqual(rec[0]["successes"], "1")
+        windows_later(2)
+        self.assertEqual(len(d.logs("info", message_id=MSGID_RECOVERED,
+                                    connector_id=WEBHOOK)), 1)
+        self.assertEqual(len(self.failing(d)), 2)
 
 
 class TestEventLogBlind(EventLogCase):
