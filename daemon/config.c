@@ -46,7 +46,7 @@
 #define TARGET_NAME_MAX		64
 #define WHERE_MAX		128	/* e.g. "targets[12].kibana" */
 
-#define INVENTORY_MIN		USEC_PER_SEC
+#define INVENTORY_MIN		CONFIG_INTERVAL_MIN
 #define INVENTORY_MAX		(24 * 3600 * USEC_PER_SEC)
 #define PARALLEL_MIN		1
 #define PARALLEL_MAX		1000
@@ -144,11 +144,11 @@ target_parse_kibana(struct schema *p, const struct schema_key *spec,
 
 /* ---- elasticsearch: and event_log: (issue 3) -------------------------- */
 
-#define EVENT_LOG_INTERVAL_MIN	USEC_PER_SEC
+#define EVENT_LOG_INTERVAL_MIN	CONFIG_INTERVAL_MIN
 #define EVENT_LOG_INTERVAL_MAX	(24 * 3600 * USEC_PER_SEC)
 #define EVENT_LOG_LOOKBACK_MAX	(7 * 24 * 3600 * USEC_PER_SEC)
 #define EVENT_LOG_SETTLE_MAX	(3600 * USEC_PER_SEC)
-#define EVENT_LOG_RETENTION_MIN	(60 * USEC_PER_SEC)
+#define EVENT_LOG_RETENTION_MIN	CONFIG_RETENTION_MIN
 #define EVENT_LOG_RETENTION_MAX	(90 * 24 * 3600 * USEC_PER_SEC)
 #define EVENT_LOG_INDEX_MAX	255
 

@@ -33,6 +33,14 @@
 #ifndef CONFIG_PROBE_INTERVAL_MIN
 #define CONFIG_PROBE_INTERVAL_MIN	(60 * UINT64_C(1000000))
 #endif
+/* The shortest inventory and event-log intervals, and series retention (a
+ * test build lowers them too, to churn through hundreds of cycles). */
+#ifndef CONFIG_INTERVAL_MIN
+#define CONFIG_INTERVAL_MIN		UINT64_C(1000000)
+#endif
+#ifndef CONFIG_RETENTION_MIN
+#define CONFIG_RETENTION_MIN		(60 * UINT64_C(1000000))
+#endif
 
 /* Where a value came from, for error messages after loading. */
 struct config_pos {
