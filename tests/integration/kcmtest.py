@@ -38,8 +38,9 @@ sys.path.insert(0, FAKES)
 
 from fake_kibana import FakeKibana, boom, encode_json, SAMPLE_DATA  # noqa: E402
 
-BINARY = os.environ.get("KCM_BINARY") or os.path.join(REPO, "build",
-                                                      "kibana-connector-monitor")
+# Absolute: the daemon runs with the test's temporary directory as its cwd.
+BINARY = os.path.abspath(os.environ.get("KCM_BINARY") or os.path.join(
+    REPO, "build", "kibana-connector-monitor"))
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 VERSION = "0.1.0"
 USER_AGENT = "kibana-connector-monitor/%s" % VERSION
