@@ -499,49 +499,12 @@ run(struct probe *p)
 	return true;
 }
 
-/*
- * Tests only: KCM_TEST_PROBE_INTERVAL_SCALE (a factor in (0, 1]) shrinks
- * every probe interval and first-run offset, so the integration tests can
- * watch several runs of a probe whose configured interval is the minimum
- * of one minute.  Undocumented for operators; timeouts are not scaled.
- */
-static double
-interval_scale(void)
-{
-	const char *s = getenv("KCM_TEST_PROBE_INTERVAL_SCALE");
-	char *end;
-	double d;
-
-	if (s == NULL || *s == '\0')
-		return 1.0;
-	d = strtod(s, &end);
-	if (*end != '\0' || !(d > 0.0) || d > 1.0)
-		return 1.0;
-	return d;
-}
-
-/* Says loudly, once, that the test hook is active. */
-static void
-interval_scale_warn(void)
-{
-	static bool warned;
-
-	if (warned || interval_scale() == 1.0)
-		return;
-	warned = true;
-	log_warning("KCM_TEST_PROBE_INTERVAL_SCALE=%s is set: probe intervals are "
-	    "shortened for testing and connectors are executed more often than "
-	    "configured; unset it outside tests",
-	    getenv("KCM_TEST_PROBE_INTERVAL_SCALE"));
-}
-
 static uint64_t
 jittered(uint64_t interval)
 {
 	double j = (rng_unit() * 2.0 - 1.0) * PROBE_JITTER;
 
-	interval_scale_warn();
-	return (uint64_t)((double)interval * interval_scale() * (1.0 + j));
+	return (uint64_t)((double)interval * (1.0 + j));
 }
 
 static void
@@ -570,9 +533,7 @@ probe_start(struct probe *p, bool once)
 		}
 		return 0;
 	}
-	interval_scale_warn();
-	offset = (uint64_t)(rng_unit() * (double)p->cfg->interval_usec *
-	    interval_scale());
+	offset = (uint64_t)(rng_unit() * (double)p->cfg->interval_usec);
 	snprintf(buf, sizeof(buf), "%.1f", (double)offset / (double)USEC_PER_SEC);
 	{
 		struct log_field f[] = {

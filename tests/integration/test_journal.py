@@ -44,7 +44,7 @@ class JournalTest(KcmTestCase):
             raise unittest.SkipTest(why)
 
     def start(self, mode, targets, log_target="journal", journal_stream=False,
-              env=None, extra="", probes=None):
+              env=None, extra="", probes=None, binary=None):
         prefix, out, pidfile = sdtest.namespace_wrapper(mode, self.tmp, journal_stream)
         self.addCleanup(self._kill_helper, pidfile)
         sock = listening_socket()
@@ -58,7 +58,7 @@ class JournalTest(KcmTestCase):
             cfg["log_target"] = log_target
         path = self.write_file("config.yml", to_yaml(cfg) + extra)
         d = self.start_daemon(config=path, wait=False, prefix=prefix,
-                              pass_fds=(n,), env=env)
+                              pass_fds=(n,), env=env, binary=binary)
         d.host, d.port = sock.getsockname()
         sock.close()
         self.out = out
@@ -162,9 +162,11 @@ class JournalTest(KcmTestCase):
         t["event_log"] = {"interval": "1s"}
         probe_id = "0146b62465c8449cbe696cc3af219989"
         not_visible = "9732a0ff28cd4fda825c92dc8f5b6077"
-        d = self.start("collect", [t], env={"KCM_TEST_PROBE_INTERVAL_SCALE": "0.01"},
+        # the test build allows a 2 s interval: the first run comes within 2 s
+        d = self.start("collect", [t], binary=self.short_interval_binary(),
                        probes=[{"target": "kib", "connector_id": WEBHOOK,
-                                "space": "default", "params": {"body": "{}"}}])
+                                "space": "default", "interval": "2s",
+                                "params": {"body": "{}"}}])
         wait_until(lambda: [e for e in self.with_id(probe_id)
                             if dict(e["fields"]).get("CONNECTOR_NAME")], 20,
                    what="probe entry with CONNECTOR_NAME")

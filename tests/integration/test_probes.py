@@ -3,21 +3,26 @@
 Every classification against the fake's _execute (kibana-api.md 6.1, 6.3),
 the request log (only configured connectors, headers, body), transition
 logging, first-run spread and no overlap of one probe with itself.
+
+Tests that watch several runs of one probe use the test-only build
+(kcmtest.TEST_BINARY), whose minimum probe interval is 1 s instead of 1 min;
+the shipped binary rejects such intervals (test_short_interval_only_in_test_build).
 """
 
 import http.client
 import json
+import os
+import subprocess
 import urllib.parse
 
 from kcmtest import (
-    API_KEY, SERVERLOG, WEBHOOK, INDEX, KcmTestCase, check_exposition, to_yaml,
+    API_KEY, BINARY, SERVERLOG, WEBHOOK, INDEX, KcmTestCase, check_exposition, to_yaml,
     wait_until)
 from fake_kibana import EXECUTE_OUTCOMES
 
 MSGID = "0146b62465c8449cbe696cc3af219989"
 PROBE_RESULTS = ("ok", "connector_error", "not_found", "forbidden", "bad_request",
                  "http_error", "timeout", "transport", "invalid_response")
-SCALE_ENV = {"KCM_TEST_PROBE_INTERVAL_SCALE": "0.01"}   # 1m -> 0.6s
 
 # outcome name -> expected probe result
 OUTCOME_RESULT = {
@@ -281,11 +286,12 @@ class ProbeTest(KcmTestCase):
     def test_no_overlap_with_itself(self):
         fake = self.start_fake()
         fake.set_execute_result("default", SERVERLOG, outcome="ok", delay=1.5)
-        probes = [{"connector_id": SERVERLOG, "interval": "1m", "timeout": "10s",
+        # interval 1 s (+-10 %) < the 1.5 s the connector takes
+        probes = [{"connector_id": SERVERLOG, "interval": "1s", "timeout": "30s",
                    "params": {"message": "m"}}]
         cfg = self.write_probe_config([self.target(fake, interval="1h")], probes,
                                       log_level="debug")
-        d = self.start_daemon(config=cfg, env=SCALE_ENV)    # interval ~0.6 s
+        d = self.start_daemon(config=cfg, binary=self.short_interval_binary())
         wait_until(lambda: len(self.execute_requests(fake)) >= 4, timeout=20,
                    what="4 runs")
         times = [r["time"] for r in self.execute_requests(fake)]
@@ -300,9 +306,9 @@ class ProbeTest(KcmTestCase):
     def test_transitions_logged_once(self):
         fake = self.start_fake()
         cid = SERVERLOG
-        probes = [{"connector_id": cid, "interval": "1m", "params": {"message": "m"}}]
+        probes = [{"connector_id": cid, "interval": "1s", "params": {"message": "m"}}]
         cfg = self.write_probe_config([self.target(fake, interval="1h")], probes)
-        d = self.start_daemon(config=cfg, env=SCALE_ENV)
+        d = self.start_daemon(config=cfg, binary=self.short_interval_binary())
 
         def runs(result):
             def get(m):
@@ -376,13 +382,25 @@ class ProbeTest(KcmTestCase):
             head + "probes:\n  - target: a\n    connector_id: x\n    params: [1]\n",
             "bad.yml:9:13: 'params': expected a mapping")
 
+    def test_short_interval_only_in_test_build(self):
+        text = ("targets:\n  - name: a\n    kibana: {url: 'http://127.0.0.1:9'}\n"
+                "probes:\n  - target: a\n    connector_id: x\n    interval: 2s\n"
+                "    params: {}\n")
+        cfg = self.write_file("short.yml", text)
+        p = self.run_cli(["--config", cfg, "--check-config"])
+        self.assertNotEqual(p.returncode, 0, "the shipped binary accepts a 2 s probe interval")
+        self.assertIn("short.yml:7:15: 'interval': '2s' is out of range (1m..", p.stderr.decode())
+        p = self.run_cli(["--config", cfg, "--check-config"],
+                         binary=self.short_interval_binary())
+        self.assertEqual(p.returncode, 0, p.stderr.decode(errors="replace"))
+
     def test_reload_keeps_running_and_drops_removed(self):
         import signal
         fake = self.start_fake()
-        keep = {"connector_id": SERVERLOG, "interval": "1m", "params": {"message": "m"}}
-        gone = {"connector_id": INDEX, "interval": "1m", "params": {"documents": [{"a": 1}]}}
+        keep = {"connector_id": SERVERLOG, "interval": "1s", "params": {"message": "m"}}
+        gone = {"connector_id": INDEX, "interval": "1s", "params": {"documents": [{"a": 1}]}}
         cfg = self.write_probe_config([self.target(fake, interval="1h")], [keep, gone])
-        d = self.start_daemon(config=cfg, env=SCALE_ENV)
+        d = self.start_daemon(config=cfg, binary=self.short_interval_binary())
 
         def ok_runs(m, cid):
             return m.get("kibana_connector_probe_runs_total", target="kib", space="default",
@@ -420,3 +438,34 @@ class ProbeTest(KcmTestCase):
         for i in range(8):
             self.assertEqual(m.value("kibana_connector_probe_success", target="kib",
                                      space="default", connector_id="par-%d" % i), 1)
+
+
+class NoTestHookInReleaseTest(KcmTestCase):
+    """Nothing that makes probes run more often than configured ships: no
+    test environment variable in the release binary, and the test-only build
+    is not installed (tests/package/test_deb.sh checks the .deb likewise)."""
+
+    def test_release_binary_has_no_test_switch(self):
+        with open(BINARY, "rb") as f:
+            data = f.read()
+        for needle in (b"KCM_TEST", b"INTERVAL_SCALE", b"testbuild"):
+            # assertFalse: assertNotIn would print the whole binary
+            self.assertFalse(needle in data, "release binary %s contains %r" % (BINARY, needle))
+
+    def test_install_tree_has_no_test_build(self):
+        build = os.path.dirname(BINARY)
+        if not os.path.exists(os.path.join(build, "cmake_install.cmake")):
+            self.skipTest("%s is not a CMake build directory" % build)
+        root = self.path("destdir")
+        env = dict(os.environ, DESTDIR=root)
+        p = subprocess.run(["cmake", "--install", build], env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stdout.decode(errors="replace")[-2000:])
+        files = []
+        for dirpath, _, names in os.walk(root):
+            files += [os.path.relpath(os.path.join(dirpath, n), root) for n in names]
+        bins = [f for f in files if os.path.basename(f) == "kibana-connector-monitor"]
+        self.assertEqual(len(bins), 1, files)       # the check can see an installed binary
+        self.assertFalse([f for f in files if "testbuild" in f], files)
+        with open(os.path.join(root, bins[0]), "rb") as fh:
+            self.assertFalse(b"KCM_TEST" in fh.read(), "installed %s names KCM_TEST" % bins[0])
