@@ -13,6 +13,7 @@ import http.client
 import json
 import os
 import subprocess
+import time
 import urllib.parse
 
 from kcmtest import (
@@ -125,8 +126,13 @@ class ProbeTest(KcmTestCase):
                 self.assertEqual(m.value("kibana_connector_probe_success", target=target,
                                          space=space, connector_id=cid),
                                  1 if result == "ok" else 0)
-                self.assertIsNotNone(m.value("kibana_connector_probe_duration_seconds",
-                                             target=target, space=space, connector_id=cid))
+                dur = m.value("kibana_connector_probe_duration_seconds",
+                              target=target, space=space, connector_id=cid)
+                # seconds, not ms or us: under the 40 s the whole run may take
+                self.assertGreaterEqual(dur, 0)
+                self.assertLess(dur, 40)
+                if cid == "probe-slow":     # ran into its 1 s timeout
+                    self.assertGreaterEqual(dur, 0.9)
                 self.assertGreater(m.value("kibana_connector_probe_last_run_timestamp_seconds",
                                            target=target, space=space, connector_id=cid), 1e9)
         # one request per probe of the fake's targets, to exactly those paths
@@ -267,6 +273,7 @@ class ProbeTest(KcmTestCase):
                    "params": {"message": "m"}} for i in range(40)]
         cfg = self.write_probe_config([self.target(fake, interval="1h")], probes,
                                       log_level="debug")
+        spawned = time.monotonic()
         d = self.start_daemon(config=cfg)
         wait_until(lambda: len([r for r in d.log_records()
                                 if r and "first_run_seconds" in r]) == 40,
@@ -280,8 +287,14 @@ class ProbeTest(KcmTestCase):
         self.assertLess(vals[0], 15.0, vals)
         self.assertGreater(vals[-1], 45.0, vals)
         self.assertGreater(len(set(vals)), 30, vals)    # 0.1 s resolution
-        # nothing ran at start-up: no burst
-        self.assertLessEqual(len(self.execute_requests(fake)), 5)
+        # nothing ran at start-up: no burst.  No probe ran before its
+        # announced offset (printed rounded to 0.1 s) from the daemon's
+        # spawn, however long the machine took to get here.
+        for r in self.execute_requests(fake):
+            cid = urllib.parse.unquote(r["path"].split("/")[-2])
+            self.assertGreaterEqual(r["time"] - spawned, offs[cid] - 0.05,
+                                    "probe %s ran %.2fs after start, announced %.1fs"
+                                    % (cid, r["time"] - spawned, offs[cid]))
 
     def test_no_overlap_with_itself(self):
         fake = self.start_fake()
