@@ -694,9 +694,12 @@ class KcmTestCase(unittest.TestCase):
         return p
 
     def target(self, fake=None, name="kib", url=None, api_key=API_KEY, basic=None,
-               spaces="all", interval="1s", timeout="2s", max_response_bytes=None,
+               spaces="all", interval="1s", timeout="10s", max_response_bytes=None,
                ca_file=None, max_parallel_requests=None, **extra):
-        """A target mapping for write_config()."""
+        """A target mapping for write_config().  The default timeout (the
+        daemon's own default) is one a loaded machine does not hit by
+        accident; tests that want timeouts set a short one and a fake that
+        never answers."""
         kib = {"url": url or fake.url}
         if api_key is not None:
             fn = "api-key-%s" % name

@@ -8,7 +8,6 @@ keep working, drops are counted."""
 import os
 import signal
 import socket
-import time
 import unittest
 
 from kcmtest import KcmTestCase, load_sample, to_yaml, wait_until, DELETED, WEBHOOK
@@ -248,28 +247,26 @@ class JournalTest(KcmTestCase):
         d.wait_metrics(self.all_up(), timeout=15)
         with open(self.path("config.yml"), "a") as f:
             f.write(bad)
+        # A loop blocked on the journal socket would never get there: the
+        # generous bounds only absorb a loaded machine's slowness.
         for _ in range(5):
             n = len([1 for _, _, kv in sink.assignments() if kv.get("READY") == "1"])
-            t0 = time.monotonic()
             d.proc.send_signal(signal.SIGHUP)
             wait_until(lambda: len([1 for _, _, kv in sink.assignments()
-                                    if kv.get("READY") == "1"]) > n, 5,
+                                    if kv.get("READY") == "1"]) > n, 20,
                        what="READY after reload")
-            self.assertLess(time.monotonic() - t0, 2.0)
         m = d.wait_metrics(lambda m: (m.get("kibana_connector_monitor_log_dropped_total")
                                       or 0) > 0, what="drops counted")
         self.assertGreater(m.value("kibana_connector_monitor_log_dropped_total"), 0)
         # the loop and the watchdog keep going
         w0 = len([1 for _, _, kv in sink.assignments() if kv.get("WATCHDOG") == "1"])
         wait_until(lambda: len([1 for _, _, kv in sink.assignments()
-                                if kv.get("WATCHDOG") == "1"]) >= w0 + 4, 5,
+                                if kv.get("WATCHDOG") == "1"]) >= w0 + 4, 20,
                    what="watchdog pings while journald is stuck")
         n = len(fake.requests)
         wait_until(lambda: len(fake.requests) > n + 4, what="polling goes on")
-        t0 = time.monotonic()
         d.proc.send_signal(signal.SIGTERM)
-        self.assertEqual(d.proc.wait(5), 0)
-        self.assertLess(time.monotonic() - t0, 2.0)
+        self.assertEqual(d.proc.wait(20), 0)
 
 
 if __name__ == "__main__":
