@@ -194,7 +194,9 @@ class TestEventLogCounting(EventLogCase):
         es = self.start_es()
         t0 = now_ms()
         want = self.load_mixed(es, t0)
+        t_before = time.time()
         p, m = self.run_once([self.el_target(kib, es)])
+        t_after = time.time()
         self.assertEqual(p.returncode, 0, p.stderr.decode()[-3000:])
 
         for (space, cid, tid), (s, f, to, ls, lf, lt) in want.items():
@@ -228,8 +230,11 @@ class TestEventLogCounting(EventLogCase):
         for r in REASONS:
             self.assertEqual(m.value(ERRORS, target=T, reason=r), 0)
         self.assertEqual(m.value(SHARDS, target=T), 0)
+        # the window ends settle_delay (2 s) before the run's "now", which lies
+        # between t_before and t_after however slow the machine is
         wend = m.value(WEND, target=T)
-        self.assertTrue(t0 / 1000.0 - 3 < wend < t0 / 1000.0 + 5, wend)
+        self.assertTrue(t_before - 2 - 0.01 <= wend <= t_after - 2 + 0.01,
+                        (t_before, wend, t_after))
 
         # one count request plus one detail request per failing connector
         searches = es.searches()
@@ -297,8 +302,12 @@ class TestEventLogCounting(EventLogCase):
         m = d.wait_metrics(lambda m: m.get(WEND, target=T) is not None, timeout=15)
         w1 = int(m.value(WEND, target=T) * 1000)
         # An event that happened after the first window's end but is only
-        # indexed now (late, but within settle_delay): the next window has it.
-        late = w1 + 300
+        # indexed now (late, but within settle_delay): a later window has it.
+        # It happened 0.2 s ago: no window holding it is searched before
+        # late + settle_delay, 1.8 s from now.  (An offset from w1 instead
+        # raced the daemon's next search on a slow machine.)
+        late = now_ms() - 200
+        self.assertGreater(late, w1)
         es.add_docs(IDX_9, [event(late, PD, ".pagerduty", "9", outcome="failure", ns="ops",
                                   name="Ops PagerDuty")])
         m = d.wait_metrics(lambda m: m.get(WEND, target=T) * 1000 > late + 1000,

@@ -38,6 +38,17 @@ dpkg-deb -c "$deb" | grep -q 'systemd/system/kibana-connector-monitor.service$'
 dpkg-deb -c "$deb" | grep -q 'systemd/system/kibana-connector-monitor.socket$'
 dpkg-deb -c "$deb" | grep -q '\./usr/lib/systemd/catalog/kibana-connector-monitor.catalog$'
 dpkg-deb -I "$deb" conffiles | grep -qx /etc/kibana-connector-monitor/config.yml
+# No test hook ships: the test-only build (short probe intervals) is never
+# packaged, and nothing in the package names a KCM_TEST_* switch.
+if dpkg-deb -c "$deb" | grep -q testbuild; then
+	echo "FAIL: the .deb contains the test-only build"; exit 1
+fi
+mkdir "$work/unpacked"
+dpkg-deb -x "$deb" "$work/unpacked"
+if grep -rqa KCM_TEST "$work/unpacked"; then
+	echo "FAIL: the .deb contains a KCM_TEST test switch:"
+	grep -rla KCM_TEST "$work/unpacked"; exit 1
+fi
 
 echo "== install"
 dpkg -i "$deb"
