@@ -240,22 +240,35 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 }
 
 /*
- * Signal dispositions around the loop.  SIGTERM, SIGINT and SIGHUP are
- * ignored before libevent installs its handlers, so that libevent restores
- * "ignore" (not "terminate") when the handlers are freed at shutdown: a
- * signal during teardown never kills the daemon or changes its exit
- * status.  SIGHUP is also blocked from the start until the daemon is ready;
- * a blocked signal stays pending even while ignored, and is delivered to
- * libevent's handler once unblocked.
+ * Signal dispositions around the loop.  From the first line of main() a
+ * SIGHUP only sets a flag (early_hup_caught): a SIGHUP during start-up is
+ * held, and once the daemon is ready it is handled as a reload.  libevent
+ * saves that handler when it installs its own and restores it when the
+ * event is freed, so a SIGHUP during teardown sets a flag nobody reads.
+ * SIGTERM and SIGINT are set to "ignore" just before libevent installs its
+ * handlers, for the same reason: freeing them at shutdown restores
+ * "ignore", so a signal while the daemon stops never kills it or changes
+ * its exit status.
  */
-static void
-signals_hold_hup(bool hold)
-{
-	sigset_t set;
+static volatile sig_atomic_t early_hup;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGHUP);
-	sigprocmask(hold ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
+static void
+early_hup_caught(int sig)
+{
+	(void)sig;
+	early_hup = 1;
+}
+
+static void
+signals_catch_early_hup(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = early_hup_caught;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;	/* start-up's reads are not interrupted */
+	sigaction(SIGHUP, &sa, NULL);
 }
 
 /* Loads the configuration; returns 0, or an exit code. */
@@ -312,8 +325,7 @@ main(int argc, char *argv[])
 	int c, r, ret = 1;
 
 	/* A SIGHUP before the daemon is ready waits for it (see above). */
-	signals_hold_hup(true);
-	signal(SIGHUP, SIG_IGN);
+	signals_catch_early_hup();
 	memset(&d, 0, sizeof(d));
 
 	while ((c = getopt_long(argc, argv, "c:tVh", opts, NULL)) != -1) {
@@ -439,11 +451,14 @@ main(int argc, char *argv[])
 		monitor_status(d.monitor, status, sizeof(status));
 		notify_ready(status);
 	}
-	/* Ready: a SIGHUP that came during start-up is delivered now. */
-	signals_hold_hup(false);
 	if ((r = monitor_start(d.monitor)) < 0) {
 		log_error("cannot start polling: %s", strerror(-r));
 		goto out_kcm;
+	}
+	/* Ready: a SIGHUP that came during start-up is handled now. */
+	if (early_hup) {
+		early_hup = 0;
+		on_hup(SIGHUP, EV_SIGNAL, &d);
 	}
 	if (event_base_dispatch(base) < 0) {
 		log_error("event loop failed");

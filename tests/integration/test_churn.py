@@ -40,7 +40,7 @@ class ChurnTest(EventLogCase):
         target = self.el_target(kib, es, interval="50ms", settle="10ms")
         target["inventory_interval"] = "50ms"
         target["spaces"] = ["default"]
-        cfg = self.write_config([target], log_level="warning")
+        cfg = self.write_config([target], log_level="info")
         d = self.start_daemon(config=cfg, binary=TEST_BINARY)
         d.wait_metrics(lambda m: m.get("kibana_connector_monitor_event_log_visible",
                                        target=T) == 1, timeout=30)
@@ -93,7 +93,7 @@ class ChurnTest(EventLogCase):
         target = self.el_target(kib, es, interval="100ms", settle="10ms")
         target["inventory_interval"] = "100ms"
         target["event_log"]["series_retention"] = "3s"
-        cfg = self.write_config([target], log_level="warning")
+        cfg = self.write_config([target], log_level="info")
         d = self.start_daemon(config=cfg, binary=TEST_BINARY)
         key = dict(target=T, space="default", connector_id=WEBHOOK,
                    connector_type_id=".webhook")
