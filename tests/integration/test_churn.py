@@ -4,8 +4,8 @@ the exposition; a connector with a counted run outlives the inventory only
 for event_log.series_retention.
 
 Runs the test-only build ($KCM_TEST_BINARY: the same code with 1 ms minimum
-intervals and retention, never installed) at 50 ms intervals, so hundreds of
-cycles take seconds."""
+intervals and retention, never installed) at 100 ms intervals, so hundreds
+of cycles take less than a minute."""
 
 import threading
 import unittest
@@ -37,8 +37,9 @@ class ChurnTest(EventLogCase):
         base = list(data["connectors"]["default"])
         kib = self.start_fake(data)
         es = self.start_es()
-        target = self.el_target(kib, es, interval="50ms", settle="10ms")
-        target["inventory_interval"] = "50ms"
+        es.create_index(IDX_9)
+        target = self.el_target(kib, es, interval="100ms", settle="10ms")
+        target["inventory_interval"] = "100ms"
         target["spaces"] = ["default"]
         cfg = self.write_config([target], log_level="info")
         d = self.start_daemon(config=cfg, binary=TEST_BINARY)
