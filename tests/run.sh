@@ -11,6 +11,7 @@ packages=(gcc cmake make pkg-config python3 openssl curl
 	libcurl4-openssl-dev libevent-dev libjansson-dev libsystemd-dev
 	libyaml-dev libcmocka-dev prometheus
 	systemd systemd-container dpkg-dev util-linux	# nspawn, .deb, unshare/nsenter
+	file lintian mandoc				# the .deb's checks
 	valgrind)
 missing=()
 for p in "${packages[@]}"; do
