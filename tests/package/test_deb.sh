@@ -4,7 +4,10 @@
 # page, installs it with dpkg -i, runs the installed binary (--version,
 # --help naming /etc/..., --check-config on the shipped example
 # configuration), verifies the installed unit, reinstalls it (the upgrade
-# path of postinst), purges it and checks that the purge removed the state.
+# path of postinst), purges it and checks that the purge removed the state;
+# then does it all again under a real systemd in systemd-nspawn (tmpfs
+# overlay of /): not started on install, restarted on upgrade, stopped on
+# remove, state and enable symlink gone after purge.
 # ctest label `package`; needs root, dpkg-dev (dpkg-shlibdeps), lintian and
 # mandoc.
 # usage: test_deb.sh SOURCE_DIR   (KCM_BUILD_JOBS=N: parallel build jobs, default nproc)
@@ -29,7 +32,17 @@ if dpkg -s "$pkg" >/dev/null 2>&1; then
 fi
 work=$(mktemp -d /tmp/kcm-deb-XXXXXX)
 made_private=
+ns=
+L=
 cleanup() {
+	if [ -n "$L" ]; then
+		nsenter -t "$L" -a systemctl poweroff >/dev/null 2>&1 || true
+		i=0
+		while [ "$i" -lt 100 ] && kill -0 "$ns" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+	fi
+	if [ -n "$ns" ]; then kill "$ns" 2>/dev/null || true; wait "$ns" 2>/dev/null || true; fi
+	mountpoint -q "$work/ns/root" 2>/dev/null && umount "$work/ns/root"
+	mountpoint -q "$work/ns/t" 2>/dev/null && umount "$work/ns/t"
 	dpkg --purge "$pkg" >/dev/null 2>&1 || true
 	rm -rf "$pstate"
 	rm -f "$state"
@@ -131,4 +144,74 @@ for d in "$state" "$pstate"; do
 	if [ -e "$d" ] || [ -L "$d" ]; then echo "FAIL: $d still there after purge"; exit 1; fi
 done
 [ ! -e /etc/kibana-connector-monitor ] || { echo "FAIL: /etc/kibana-connector-monitor still there after purge"; exit 1; }
+
+# The maintainer scripts under a real systemd: boot this machine's / in
+# systemd-nspawn on an overlay whose upper layer is a tmpfs (nothing is
+# written to disk), and install, start, upgrade, remove and purge there.
+echo "== under systemd (systemd-nspawn on a tmpfs overlay of /)"
+lifecycle() {
+	if ! command -v systemd-nspawn >/dev/null 2>&1 || ! command -v nsenter >/dev/null 2>&1; then
+		echo "note: no systemd-nspawn/nsenter: not tested under systemd"
+		return 0
+	fi
+	mkdir -p "$work/ns/t" "$work/ns/root"
+	mount -t tmpfs tmpfs "$work/ns/t"
+	mkdir "$work/ns/t/up" "$work/ns/t/wk"
+	mount -t overlay overlay \
+		-o "lowerdir=/,upperdir=$work/ns/t/up,workdir=$work/ns/t/wk" "$work/ns/root" ||
+		{ echo "note: no overlay mount of /: not tested under systemd"; return 0; }
+	cp "$deb" "$work/ns/root/root/kcm-test.deb"
+	# Docker's policy-rc.d (exit 101) makes deb-systemd-invoke do nothing:
+	# remove it in the container only.
+	rm -f "$work/ns/root/usr/sbin/policy-rc.d"
+	timeout 300 systemd-nspawn --quiet --register=no --keep-unit -D "$work/ns/root" \
+		--private-network --pipe -b systemd.firstboot=off </dev/null >"$work/ns/out" 2>&1 &
+	ns=$!
+	i=0
+	while [ "$i" -lt 300 ] && [ -z "$L" ] && kill -0 "$ns" 2>/dev/null; do
+		nsp=$(ps -o pid= --ppid "$ns" 2>/dev/null | tr -d ' ' | head -1) || true
+		[ -z "$nsp" ] || L=$(ps -o pid=,comm= --ppid "$nsp" 2>/dev/null |
+			awk '$2 == "systemd" { print $1 }') || true
+		sleep 0.1
+		i=$((i + 1))
+	done
+	[ -n "$L" ] || { cat "$work/ns/out"; echo "note: no container booted: not tested under systemd"; return 0; }
+	i=0
+	until nsenter -t "$L" -a test -S /run/systemd/private 2>/dev/null; do
+		[ "$i" -lt 300 ] || { echo "FAIL: the container's systemd did not come up"; exit 1; }
+		sleep 0.1
+		i=$((i + 1))
+	done
+	cin() { nsenter -t "$L" -a "$@"; }
+	svc=$pkg.service
+	cin systemctl mask --runtime --quiet systemd-networkd-wait-online.service || true
+	cin dpkg -i /root/kcm-test.deb >"$work/ns/dpkg" 2>&1 || { cat "$work/ns/dpkg"; echo "FAIL: dpkg -i in the container"; exit 1; }
+	for u in "$svc" "$pkg.socket"; do
+		[ "$(cin systemctl is-enabled "$u")" = disabled ] || { echo "FAIL: $u enabled by the install"; exit 1; }
+		[ "$(cin systemctl is-active "$u")" = inactive ] || { echo "FAIL: $u started by the install"; exit 1; }
+	done
+	echo "install: not enabled, not started"
+	cin sh -c 'umask 077; printf "dGVzdDp0ZXN0\n" >/etc/kibana-connector-monitor/kibana-api-key'
+	timeout 60 nsenter -t "$L" -a systemctl enable --quiet --now "$svc"
+	pid1=$(cin systemctl show -P MainPID "$svc")
+	[ "$pid1" -gt 0 ] || { echo "FAIL: $svc did not start"; exit 1; }
+	cin dpkg -i /root/kcm-test.deb >"$work/ns/dpkg" 2>&1 || { cat "$work/ns/dpkg"; echo "FAIL: reinstall in the container"; exit 1; }
+	pid2=$(cin systemctl show -P MainPID "$svc")
+	if [ "$pid2" -eq 0 ] || [ "$pid2" = "$pid1" ]; then
+		echo "FAIL: upgrade did not restart $svc (MainPID $pid1 -> $pid2)"; exit 1
+	fi
+	[ "$(cin systemctl is-active "$pkg.socket")" = inactive ] || { echo "FAIL: upgrade started $pkg.socket"; exit 1; }
+	echo "upgrade: running service restarted (MainPID $pid1 -> $pid2), stopped socket left alone"
+	cin test -d /var/lib/private/kibana-connector-monitor || { echo "FAIL: no state directory"; exit 1; }
+	cin dpkg -r "$pkg" >"$work/ns/dpkg" 2>&1 || { cat "$work/ns/dpkg"; echo "FAIL: dpkg -r in the container"; exit 1; }
+	[ "$(cin systemctl show -P ActiveState "$svc")" = inactive ] || { echo "FAIL: $svc still running after remove"; exit 1; }
+	echo "remove: service stopped"
+	cin dpkg --purge "$pkg" >"$work/ns/dpkg" 2>&1 || { cat "$work/ns/dpkg"; echo "FAIL: purge in the container"; exit 1; }
+	for f in /var/lib/private/kibana-connector-monitor /var/lib/kibana-connector-monitor \
+		"/etc/systemd/system/multi-user.target.wants/$svc"; do
+		if cin test -e "$f" || cin test -L "$f"; then echo "FAIL: $f still there after purge"; exit 1; fi
+	done
+	echo "purge: state and enable symlink removed"
+}
+lifecycle
 echo "package OK"
