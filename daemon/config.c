@@ -1,1419 +1,92 @@
 /*
- * config.c: the YAML configuration file.
+ * config.c: the YAML configuration file: its top level (listen, log_*,
+ * targets, probes), the targets with their spaces and event_log, and
+ * loading, all-or-nothing, with the complete list of errors.  The rest of
+ * the configuration module:
+ *
+ *   config_endpoint.c  kibana: and elasticsearch: (URL, credentials, TLS)
+ *   config_probes.c    probes:
+ *   schema.c           walking a mapping against a table of keys; values
+ *   ytree.c            YAML bytes -> node tree with line:column marks
+ *   yjson.c            YAML subtree -> JSON (probe params)
+ *   secret.c           reading secret files
  *
  * Loading happens in three steps:
  *
- *  1. The file is read whole and libyaml's event parser turns it into a
- *     small tree of nodes (scalars, lists, mappings), each remembering its
- *     line and column.  Anchors, aliases and multiple documents are refused;
- *     a syntax error is one error at libyaml's problem mark.
- *  2. Every mapping is walked against a table of known keys (struct
- *     key_spec).  Unknown and duplicate keys are errors; the common value
- *     kinds (string, file name, boolean, integer, duration, size) are parsed
- *     straight from the table into the struct, anything else by a per-key
- *     function.  Adding a key is one table line.
- *  3. Per endpoint, cross-key checks: credentials, secret files, TLS files.
+ *  1. The file is opened without blocking and refused unless it is a
+ *     regular file, then read whole; ytree.c turns it into a small tree of
+ *     nodes, each remembering its line and column.
+ *  2. Every mapping is walked against its table of known keys (struct
+ *     schema_key).  Adding a key is one table line.
+ *  3. Cross-key checks: credentials, secret and TLS files per endpoint,
+ *     probes against targets.
  *
- * Every problem is appended to the error list and parsing goes on, so a
- * single run reports all of them.  The content of secret files never
+ * Every problem, the loader's included, goes through one struct
+ * ytree_report into the error list (errlist_add()), and parsing goes on,
+ * so a single run reports all of them.  The content of secret files never
  * reaches an error message, and neither do URLs (they may hold userinfo).
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-#include <jansson.h>
-#include <yaml.h>
-
 #include "config.h"
+#include "config_endpoint.h"
+#include "config_probes.h"
 #include "log.h"
+#include "schema.h"
 #include "util.h"
+#include "ytree.h"
 
 #define CONFIG_MAX_FILE		(4 * 1024 * 1024)
-#define CONFIG_MAX_DEPTH	32
-#define SECRET_MAX		(64 * 1024)
 #define TARGET_NAME_MAX		64
-#define WHERE_MAX		128
+#define WHERE_MAX		128	/* e.g. "targets[12].kibana" */
 
-#define TIMEOUT_MIN		USEC_PER_MSEC
-#define TIMEOUT_MAX		(3600 * USEC_PER_SEC)
-#define INVENTORY_MIN		USEC_PER_SEC
+#define INVENTORY_MIN		CONFIG_INTERVAL_MIN
 #define INVENTORY_MAX		(24 * 3600 * USEC_PER_SEC)
 #define PARALLEL_MIN		1
 #define PARALLEL_MAX		1000
-#define RESPONSE_MIN		UINT64_C(1024)
-#define RESPONSE_MAX		(UINT64_C(1024) * 1024 * 1024)
 
-#define AUTH_APIKEY_PREFIX	"Authorization: ApiKey "
-#define AUTH_BASIC_PREFIX	"Authorization: Basic "
+/* ---- errors ----------------------------------------------------------- */
 
-/* ---- the node tree ---------------------------------------------------- */
-
-enum node_kind {
-	NODE_SCALAR,
-	NODE_SEQUENCE,
-	NODE_MAPPING,
-};
-
-struct node {
-	enum node_kind	 kind;
-	unsigned	 line;		/* 1-based */
-	unsigned	 column;	/* 1-based */
-	bool		 plain;		/* unquoted scalar */
-	char		*value;		/* scalar text, NUL-terminated */
-	size_t		 len;
-	struct node	**child;	/* list items; mapping: key, value, ... */
-	size_t		 nchild;
-	size_t		 cap;
-};
-
-/* ---- the parser state ------------------------------------------------- */
-
-struct parser {
-	const char		*path;		/* as given to config_load() */
-	char			*basedir;	/* for relative *_file names */
+/* Where the problems of one load go: the caller's error list. */
+struct errlist {
+	const char		*path;		/* names the input in errors */
 	struct config_errors	*errs;
-	size_t			 nerrors;	/* added by this load */
 	bool			 oom;
 };
 
 /*
- * A table entry for one key of a mapping.  For the simple kinds the value
- * is parsed into the field at `offset` of the mapping's struct; for
- * VALUE_CUSTOM `parse` gets the struct and does it.
+ * The struct ytree_report callback at the end of the chain: every problem
+ * of this load, from the YAML loader or the schema, becomes one struct
+ * config_error.
  */
-enum value_kind {
-	VALUE_STRING,	/* char *, non-empty */
-	VALUE_PATH,	/* char *, file name resolved to an absolute path */
-	VALUE_BOOL,	/* bool: true | false */
-	VALUE_UINT,	/* unsigned, min..max */
-	VALUE_DURATION,	/* uint64_t usec, min..max */
-	VALUE_SIZE,	/* uint64_t bytes, min..max */
-	VALUE_CUSTOM,
-};
-
-struct key_spec;
-typedef int (*key_parse_fn)(struct parser *p, const struct key_spec *spec,
-    const struct node *v, void *ctx, const char *where);
-
-struct key_spec {
-	const char	*key;
-	enum value_kind	 kind;
-	size_t		 offset;
-	uint64_t	 min;
-	uint64_t	 max;
-	key_parse_fn	 parse;
-	bool		 required;
-};
-
-#define KEY(k, knd, type, field) \
-	{ .key = (k), .kind = (knd), .offset = offsetof(type, field) }
-#define KEY_RANGE(k, knd, type, field, lo, hi) \
-	{ .key = (k), .kind = (knd), .offset = offsetof(type, field), \
-	  .min = (lo), .max = (hi) }
-#define KEY_CUSTOM(k, fn, req) \
-	{ .key = (k), .kind = VALUE_CUSTOM, .parse = (fn), .required = (req) }
-
-/* What parse_mapping() saw for each key of the table. */
-struct key_seen {
-	const struct node *key;		/* NULL: key absent */
-	const struct node *value;
-	bool		 ok;		/* value parsed and stored */
-};
-
-/* A value from the file, made safe for a message (never for secrets). */
-struct shown {
-	char	 s[200 + 4];
-};
-
-static void	 perr(struct parser *p, const struct node *n, const char *fmt,
-		    ...) KCM_PRINTF(3, 4);
-static void	 perr_at(struct parser *p, unsigned line, unsigned column,
-		    const char *fmt, ...) KCM_PRINTF(4, 5);
-
-/* ---- errors ----------------------------------------------------------- */
-
 static void
-perr_atv(struct parser *p, unsigned line, unsigned column, const char *fmt,
-    va_list ap)
+errlist_add(void *userdata, unsigned line, unsigned column, char *message)
 {
+	struct errlist *el = userdata;
 	struct config_error *v;
-	struct strbuf sb;
-	char *file, *msg;
+	char *file;
 
-	p->nerrors++;
-	v = reallocarray(p->errs->v, p->errs->n + 1, sizeof(*v));
-	if (v == NULL) {
-		p->oom = true;
-		return;
-	}
-	p->errs->v = v;
-	strbuf_init(&sb);
-	strbuf_vprintf(&sb, fmt, ap);
-	msg = strbuf_steal(&sb);
-	file = strdup(p->path);
-	if (msg == NULL || file == NULL) {
-		free(msg);
+	file = strdup(el->path);
+	v = reallocarray(el->errs->v, el->errs->n + 1, sizeof(*v));
+	if (v != NULL)
+		el->errs->v = v;
+	if (message == NULL || file == NULL || v == NULL) {
+		free(message);
 		free(file);
-		p->oom = true;
+		el->oom = true;
 		return;
 	}
-	v[p->errs->n].file = file;
-	v[p->errs->n].line = line;
-	v[p->errs->n].column = column;
-	v[p->errs->n].message = msg;
-	p->errs->n++;
-}
-
-static void
-perr_at(struct parser *p, unsigned line, unsigned column, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	perr_atv(p, line, column, fmt, ap);
-	va_end(ap);
-}
-
-static void
-perr(struct parser *p, const struct node *n, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	perr_atv(p, n != NULL ? n->line : 0, n != NULL ? n->column : 0, fmt, ap);
-	va_end(ap);
-}
-
-static char *
-xstrdup(struct parser *p, const char *s)
-{
-	char *d;
-
-	d = strdup(s);
-	if (d == NULL)
-		p->oom = true;
-	return d;
-}
-
-/* Control characters become '?', long values are cut with "...". */
-static const char *
-show(struct shown *sh, const char *s)
-{
-	size_t i, max = sizeof(sh->s) - 4;
-
-	for (i = 0; s[i] != '\0' && i < max; i++)
-		sh->s[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ?
-		    '?' : s[i];
-	if (s[i] != '\0') {
-		memcpy(sh->s + i, "...", 3);
-		i += 3;
-	}
-	sh->s[i] = '\0';
-	return sh->s;
-}
-
-static bool
-has_control(const char *s, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return true;
-	return false;
-}
-
-/* ---- building the tree from libyaml events ---------------------------- */
-
-struct loader {
-	struct parser	*p;
-	yaml_parser_t	 yp;
-	const char	*buf;
-	size_t		 len;
-};
-
-static void
-node_free(struct node *n)
-{
-	size_t i;
-
-	if (n == NULL)
-		return;
-	for (i = 0; i < n->nchild; i++)
-		node_free(n->child[i]);
-	free(n->child);
-	if (n->value != NULL) {
-		explicit_bzero(n->value, n->len);
-		free(n->value);
-	}
-	free(n);
-}
-
-static struct node *
-node_new(struct parser *p, enum node_kind kind, const yaml_mark_t *mark)
-{
-	struct node *n;
-
-	n = calloc(1, sizeof(*n));
-	if (n == NULL) {
-		p->oom = true;
-		return NULL;
-	}
-	n->kind = kind;
-	n->line = (unsigned)mark->line + 1;
-	n->column = (unsigned)mark->column + 1;
-	return n;
-}
-
-static int
-node_append(struct parser *p, struct node *parent, struct node *child)
-{
-	struct node **v;
-	size_t ncap;
-
-	if (parent->nchild == parent->cap) {
-		ncap = parent->cap != 0 ? parent->cap * 2 : 4;
-		v = reallocarray(parent->child, ncap, sizeof(*v));
-		if (v == NULL) {
-			p->oom = true;
-			return -ENOMEM;
-		}
-		parent->child = v;
-		parent->cap = ncap;
-	}
-	parent->child[parent->nchild++] = child;
-	return 0;
-}
-
-/* 1-based line and column of a byte offset (reader errors carry only that). */
-static void
-offset_to_mark(const char *buf, size_t len, size_t offset, unsigned *line,
-    unsigned *column)
-{
-	size_t i;
-
-	*line = 1;
-	*column = 1;
-	for (i = 0; i < offset && i < len; i++) {
-		if (buf[i] == '\n') {
-			(*line)++;
-			*column = 1;
-		} else if (((unsigned char)buf[i] & 0xc0) != 0x80)
-			(*column)++;
-	}
-}
-
-static void
-loader_syntax_error(struct loader *l)
-{
-	const yaml_parser_t *yp = &l->yp;
-	const char *problem;
-	unsigned line, column;
-
-	if (yp->error == YAML_MEMORY_ERROR) {
-		l->p->oom = true;
-		return;
-	}
-	if (yp->error == YAML_READER_ERROR)
-		offset_to_mark(l->buf, l->len, yp->problem_offset, &line,
-		    &column);
-	else {
-		line = (unsigned)yp->problem_mark.line + 1;
-		column = (unsigned)yp->problem_mark.column + 1;
-	}
-	problem = yp->problem != NULL ? yp->problem : "invalid YAML";
-	if (yp->context != NULL)
-		perr_at(l->p, line, column,
-		    "YAML syntax error: %s (%s at line %u, column %u)", problem,
-		    yp->context, (unsigned)yp->context_mark.line + 1,
-		    (unsigned)yp->context_mark.column + 1);
-	else
-		perr_at(l->p, line, column, "YAML syntax error: %s", problem);
-}
-
-static int
-loader_next(struct loader *l, yaml_event_t *ev)
-{
-	if (!yaml_parser_parse(&l->yp, ev)) {
-		loader_syntax_error(l);
-		return l->p->oom ? -ENOMEM : -EINVAL;
-	}
-	return 0;
-}
-
-static const yaml_char_t *
-event_anchor(const yaml_event_t *ev)
-{
-	switch (ev->type) {
-	case YAML_SCALAR_EVENT:
-		return ev->data.scalar.anchor;
-	case YAML_SEQUENCE_START_EVENT:
-		return ev->data.sequence_start.anchor;
-	case YAML_MAPPING_START_EVENT:
-		return ev->data.mapping_start.anchor;
-	default:
-		return NULL;
-	}
-}
-
-static int
-load_scalar(struct loader *l, const yaml_event_t *ev, struct node **ret)
-{
-	const char *value = (const char *)ev->data.scalar.value;
-	size_t len = ev->data.scalar.length;
-	struct node *n;
-
-	if (memchr(value, '\0', len) != NULL) {
-		perr_at(l->p, (unsigned)ev->start_mark.line + 1,
-		    (unsigned)ev->start_mark.column + 1,
-		    "NUL characters are not allowed");
-		return -EINVAL;
-	}
-	n = node_new(l->p, NODE_SCALAR, &ev->start_mark);
-	if (n == NULL)
-		return -ENOMEM;
-	n->value = malloc(len + 1);
-	if (n->value == NULL) {
-		l->p->oom = true;
-		free(n);
-		return -ENOMEM;
-	}
-	memcpy(n->value, value, len);
-	n->value[len] = '\0';
-	n->len = len;
-	n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-	*ret = n;
-	return 0;
-}
-
-/* Builds the node that starts with *ev; always consumes *ev. */
-static int
-load_node(struct loader *l, yaml_event_t *ev, unsigned depth,
-    struct node **ret)
-{
-	yaml_event_type_t end;
-	enum node_kind kind;
-	struct node *n = NULL, *c;
-	int r;
-
-	if (ev->type == YAML_ALIAS_EVENT || event_anchor(ev) != NULL) {
-		perr_at(l->p, (unsigned)ev->start_mark.line + 1,
-		    (unsigned)ev->start_mark.column + 1,
-		    "YAML anchors and aliases are not supported");
-		r = -EINVAL;
-		goto out;
-	}
-	switch (ev->type) {
-	case YAML_SCALAR_EVENT:
-		r = load_scalar(l, ev, &n);
-		if (r == 0)
-			*ret = n;
-		goto out;
-	case YAML_SEQUENCE_START_EVENT:
-		kind = NODE_SEQUENCE;
-		end = YAML_SEQUENCE_END_EVENT;
-		break;
-	case YAML_MAPPING_START_EVENT:
-		kind = NODE_MAPPING;
-		end = YAML_MAPPING_END_EVENT;
-		break;
-	default:
-		perr_at(l->p, (unsigned)ev->start_mark.line + 1,
-		    (unsigned)ev->start_mark.column + 1,
-		    "unexpected YAML structure");
-		r = -EINVAL;
-		goto out;
-	}
-	if (depth >= CONFIG_MAX_DEPTH) {
-		perr_at(l->p, (unsigned)ev->start_mark.line + 1,
-		    (unsigned)ev->start_mark.column + 1,
-		    "nested deeper than %d levels", CONFIG_MAX_DEPTH);
-		r = -EINVAL;
-		goto out;
-	}
-	n = node_new(l->p, kind, &ev->start_mark);
-	if (n == NULL) {
-		r = -ENOMEM;
-		goto out;
-	}
-	for (;;) {
-		yaml_event_delete(ev);
-		r = loader_next(l, ev);
-		if (r < 0)
-			break;
-		if (ev->type == end) {
-			*ret = n;
-			n = NULL;
-			break;
-		}
-		r = load_node(l, ev, depth + 1, &c);
-		if (r < 0)
-			break;
-		r = node_append(l->p, n, c);
-		if (r < 0) {
-			node_free(c);
-			break;
-		}
-	}
-	node_free(n);
-out:
-	yaml_event_delete(ev);
-	return r;
-}
-
-static int
-load_tree(struct parser *p, const char *buf, size_t len, struct node **ret)
-{
-	struct loader l = { .p = p, .buf = buf, .len = len };
-	struct node *root = NULL;
-	yaml_event_t ev;
-	int r;
-
-	memset(&ev, 0, sizeof(ev));
-	if (!yaml_parser_initialize(&l.yp)) {
-		p->oom = true;
-		return -ENOMEM;
-	}
-	yaml_parser_set_input_string(&l.yp, (const unsigned char *)buf, len);
-
-	/* STREAM-START, then DOCUMENT-START or STREAM-END. */
-	r = loader_next(&l, &ev);
-	if (r < 0)
-		goto out;
-	yaml_event_delete(&ev);
-	r = loader_next(&l, &ev);
-	if (r < 0)
-		goto out;
-	if (ev.type == YAML_STREAM_END_EVENT) {
-		perr_at(p, 1, 1, "the file is empty; expected a mapping of "
-		    "settings (key: value)");
-		r = -EINVAL;
-		goto out;
-	}
-	yaml_event_delete(&ev);
-	r = loader_next(&l, &ev);
-	if (r < 0)
-		goto out;
-	r = load_node(&l, &ev, 0, &root);
-	if (r < 0)
-		goto out;
-	/* DOCUMENT-END, then STREAM-END. */
-	r = loader_next(&l, &ev);
-	if (r < 0)
-		goto out;
-	yaml_event_delete(&ev);
-	r = loader_next(&l, &ev);
-	if (r < 0)
-		goto out;
-	if (ev.type == YAML_DOCUMENT_START_EVENT) {
-		perr_at(p, (unsigned)ev.start_mark.line + 1,
-		    (unsigned)ev.start_mark.column + 1,
-		    "multiple YAML documents are not supported");
-		r = -EINVAL;
-	}
-out:
-	yaml_event_delete(&ev);
-	yaml_parser_delete(&l.yp);
-	if (r < 0) {
-		node_free(root);
-		return r;
-	}
-	*ret = root;
-	return 0;
-}
-
-/* ---- scalar values ---------------------------------------------------- */
-
-static bool
-node_is_null(const struct node *n)
-{
-	return n->kind == NODE_SCALAR && n->plain &&
-	    (n->len == 0 || strcmp(n->value, "~") == 0 ||
-	    strcmp(n->value, "null") == 0 || strcmp(n->value, "Null") == 0 ||
-	    strcmp(n->value, "NULL") == 0);
-}
-
-static const char *
-node_describe(const struct node *n)
-{
-	switch (n->kind) {
-	case NODE_SEQUENCE:
-		return "a list";
-	case NODE_MAPPING:
-		return "a mapping";
-	default:
-		return node_is_null(n) ? "nothing" : "a scalar";
-	}
-}
-
-/* The text of a non-null scalar, or NULL after reporting a type error. */
-static const char *
-expect_scalar(struct parser *p, const char *key, const struct node *v,
-    const char *what)
-{
-	if (v->kind != NODE_SCALAR) {
-		perr(p, v, "'%s': expected %s, got %s", key, what,
-		    node_describe(v));
-		return NULL;
-	}
-	if (node_is_null(v)) {
-		perr(p, v, "'%s': missing value (expected %s)", key, what);
-		return NULL;
-	}
-	return v->value;
-}
-
-static const char *
-expect_string(struct parser *p, const char *key, const struct node *v)
-{
-	const char *s;
-
-	s = expect_scalar(p, key, v, "a string");
-	if (s == NULL)
-		return NULL;
-	if (*s == '\0') {
-		perr(p, v, "'%s': must not be empty", key);
-		return NULL;
-	}
-	return s;
-}
-
-static int
-parse_string(struct parser *p, const char *key, const struct node *v,
-    char **ret)
-{
-	const char *s;
-	char *d;
-
-	s = expect_string(p, key, v);
-	if (s == NULL)
-		return -EINVAL;
-	d = xstrdup(p, s);
-	if (d == NULL)
-		return -ENOMEM;
-	*ret = d;
-	return 0;
-}
-
-/*
- * Absolute file names are kept; relative ones resolve against
- * $CREDENTIALS_DIRECTORY when set, else the config file's directory.
- */
-static int
-parse_path(struct parser *p, const char *key, const struct node *v,
-    char **ret)
-{
-	struct strbuf sb;
-	const char *s;
-	char *d;
-
-	s = expect_string(p, key, v);
-	if (s == NULL)
-		return -EINVAL;
-	strbuf_init(&sb);
-	if (s[0] != '/') {
-		strbuf_puts(&sb, p->basedir);
-		if (sb.len == 0 || sb.buf[sb.len - 1] != '/')
-			strbuf_putc(&sb, '/');
-	}
-	strbuf_puts(&sb, s);
-	d = strbuf_steal(&sb);
-	if (d == NULL) {
-		p->oom = true;
-		return -ENOMEM;
-	}
-	*ret = d;
-	return 0;
-}
-
-static int
-parse_bool(struct parser *p, const char *key, const struct node *v,
-    bool *ret)
-{
-	struct shown sh;
-	const char *s;
-
-	s = expect_scalar(p, key, v, "true or false");
-	if (s == NULL)
-		return -EINVAL;
-	if (strcmp(s, "true") == 0)
-		*ret = true;
-	else if (strcmp(s, "false") == 0)
-		*ret = false;
-	else {
-		perr(p, v, "'%s': expected true or false, got '%s'", key,
-		    show(&sh, s));
-		return -EINVAL;
-	}
-	return 0;
-}
-
-static void
-format_size(uint64_t bytes, char *buf, size_t bufsz)
-{
-	static const struct {
-		const char *unit;
-		uint64_t mult;
-	} units[] = {
-		{ "GiB", UINT64_C(1024) * 1024 * 1024 },
-		{ "MiB", UINT64_C(1024) * 1024 },
-		{ "KiB", UINT64_C(1024) },
-	};
-	size_t i;
-
-	for (i = 0; i < ELEMENTSOF(units); i++)
-		if (bytes != 0 && bytes % units[i].mult == 0) {
-			snprintf(buf, bufsz, "%llu%s",
-			    (unsigned long long)(bytes / units[i].mult),
-			    units[i].unit);
-			return;
-		}
-	snprintf(buf, bufsz, "%lluB", (unsigned long long)bytes);
-}
-
-static void
-format_value(enum value_kind kind, uint64_t v, char *buf, size_t bufsz)
-{
-	if (kind == VALUE_DURATION)
-		format_duration(v, buf, bufsz);
-	else if (kind == VALUE_SIZE)
-		format_size(v, buf, bufsz);
-	else
-		snprintf(buf, bufsz, "%llu", (unsigned long long)v);
-}
-
-/* VALUE_UINT, VALUE_DURATION, VALUE_SIZE: parsed and range-checked. */
-static int
-parse_number(struct parser *p, const struct key_spec *spec,
-    const struct node *v, uint64_t *ret)
-{
-	const char *what, *noun, *hint, *s;
-	int (*fn)(const char *, uint64_t *);
-	char lo[32], hi[32];
-	struct shown sh;
-	uint64_t u = 0;
-	int r;
-
-	switch (spec->kind) {
-	case VALUE_DURATION:
-		what = "a duration";
-		noun = "duration";
-		hint = " (use e.g. 30s, 5m, 1h)";
-		fn = parse_duration;
-		break;
-	case VALUE_SIZE:
-		what = "a size";
-		noun = "size";
-		hint = " (use e.g. 512KiB, 64MiB, 1GiB)";
-		fn = parse_size;
-		break;
-	default:
-		what = "an integer";
-		noun = "integer";
-		hint = "";
-		fn = parse_uint64;
-		break;
-	}
-	s = expect_scalar(p, spec->key, v, what);
-	if (s == NULL)
-		return -EINVAL;
-	r = fn(s, &u);
-	if (r == -EINVAL) {
-		perr(p, v, "'%s': invalid %s '%s'%s", spec->key, noun,
-		    show(&sh, s), hint);
-		return r;
-	}
-	if (r < 0 || u < spec->min || u > spec->max) {
-		format_value(spec->kind, spec->min, lo, sizeof(lo));
-		format_value(spec->kind, spec->max, hi, sizeof(hi));
-		perr(p, v, "'%s': '%s' is out of range (%s..%s)", spec->key,
-		    show(&sh, s), lo, hi);
-		return -ERANGE;
-	}
-	*ret = u;
-	return 0;
-}
-
-static int
-parse_value(struct parser *p, const struct key_spec *spec,
-    const struct node *v, void *ctx, const char *where)
-{
-	void *field = (char *)ctx + spec->offset;
-	uint64_t u;
-	int r;
-
-	switch (spec->kind) {
-	case VALUE_STRING:
-		return parse_string(p, spec->key, v, field);
-	case VALUE_PATH:
-		return parse_path(p, spec->key, v, field);
-	case VALUE_BOOL:
-		return parse_bool(p, spec->key, v, field);
-	case VALUE_UINT:
-		r = parse_number(p, spec, v, &u);
-		if (r == 0)
-			*(unsigned *)field = (unsigned)u;
-		return r;
-	case VALUE_DURATION:
-	case VALUE_SIZE:
-		return parse_number(p, spec, v, field);
-	case VALUE_CUSTOM:
-		return spec->parse(p, spec, v, ctx, where);
-	}
-	return -EINVAL;
-}
-
-/* ---- mappings --------------------------------------------------------- */
-
-static const char *
-where_text(char *buf, size_t bufsz, const char *where)
-{
-	if (where == NULL)
-		snprintf(buf, bufsz, "at the top level");
-	else
-		snprintf(buf, bufsz, "in '%s'", where);
-	return buf;
-}
-
-/*
- * Walks mapping `map` against `specs`, storing values into ctx.  seen[i]
- * tells what was found for specs[i].  Returns 0 when the mapping was
- * entirely valid, -EINVAL otherwise (errors reported).
- */
-static int
-parse_mapping(struct parser *p, const struct node *map, const char *where,
-    const struct key_spec *specs, size_t nspecs, void *ctx,
-    struct key_seen *seen)
-{
-	char wbuf[WHERE_MAX + 16];
-	const struct node *k, *v;
-	size_t before = p->nerrors, i, j;
-	struct shown sh;
-
-	memset(seen, 0, nspecs * sizeof(*seen));
-	for (i = 0; i + 1 < map->nchild; i += 2) {
-		k = map->child[i];
-		v = map->child[i + 1];
-		if (k->kind != NODE_SCALAR) {
-			perr(p, k, "keys must be plain strings, got %s %s",
-			    node_describe(k),
-			    where_text(wbuf, sizeof(wbuf), where));
-			continue;
-		}
-		for (j = 0; j < nspecs; j++)
-			if (strcmp(k->value, specs[j].key) == 0)
-				break;
-		if (j == nspecs) {
-			perr(p, k, "unknown key '%s' %s", show(&sh, k->value),
-			    where_text(wbuf, sizeof(wbuf), where));
-			continue;
-		}
-		if (seen[j].key != NULL) {
-			perr(p, k, "duplicate key '%s' %s (first defined at "
-			    "line %u)", specs[j].key,
-			    where_text(wbuf, sizeof(wbuf), where),
-			    seen[j].key->line);
-			continue;
-		}
-		seen[j].key = k;
-		seen[j].value = v;
-		seen[j].ok = parse_value(p, &specs[j], v, ctx, where) == 0;
-	}
-	for (j = 0; j < nspecs; j++)
-		if (specs[j].required && seen[j].key == NULL)
-			perr(p, map, "missing required key '%s' %s",
-			    specs[j].key, where_text(wbuf, sizeof(wbuf), where));
-	return p->nerrors == before ? 0 : -EINVAL;
-}
-
-/* ---- URLs ------------------------------------------------------------- */
-
-static const char *const endpoint_schemes[] = { "http", "https", NULL };
-static const char *const proxy_schemes[] = {
-	"http", "https", "socks4", "socks4a", "socks5", "socks5h", NULL
-};
-
-struct url_rules {
-	const char *const *schemes;
-	const char	*schemes_text;
-	const char	*credentials_hint;
-	bool		 allow_path;
-};
-
-static const struct url_rules endpoint_url_rules = {
-	endpoint_schemes, "http or https",
-	"; use api_key_file or username/password_file", true,
-};
-static const struct url_rules proxy_url_rules = {
-	proxy_schemes, "http, https, socks4, socks4a, socks5 or socks5h",
-	" (proxy authentication is not supported)", false,
-};
-
-/* True when curl found the given part (user, password, query, ...). */
-static bool
-url_has(CURLU *u, CURLUPart part)
-{
-	char *s = NULL;
-	CURLUcode rc;
-
-	rc = curl_url_get(u, part, &s, 0);
-	curl_free(s);
-	return rc == CURLUE_OK;
-}
-
-/*
- * Never prints the URL: it may hold a password.  The scheme is printed
- * only once it is known to be made of scheme characters.
- */
-static int
-check_url(struct parser *p, const char *key, const struct node *v,
-    const struct url_rules *rules, const char *s, CURLU *u)
-{
-	size_t slen, i, alen;
-	const char *auth;
-	char scheme[17];
-	char *port = NULL, *host = NULL, *path = NULL;
-	uint64_t n;
-	CURLUcode rc;
-	int r = -EINVAL;
-
-	slen = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "0123456789+.-");
-	if (slen == 0 || slen >= sizeof(scheme) ||
-	    strncmp(s + slen, "://", 3) != 0) {
-		perr(p, v, "'%s': not an absolute URL (expected "
-		    "scheme://host[:port]%s)", key, rules->allow_path ?
-		    "[/path]" : "");
-		return -EINVAL;
-	}
-	for (i = 0; i < slen; i++)
-		scheme[i] = (char)((s[i] >= 'A' && s[i] <= 'Z') ?
-		    s[i] - 'A' + 'a' : s[i]);
-	scheme[slen] = '\0';
-	for (i = 0; rules->schemes[i] != NULL; i++)
-		if (strcmp(scheme, rules->schemes[i]) == 0)
-			break;
-	if (rules->schemes[i] == NULL) {
-		perr(p, v, "'%s': unsupported scheme '%s' (use %s)", key,
-		    scheme, rules->schemes_text);
-		return -EINVAL;
-	}
-	auth = s + slen + 3;
-	alen = strcspn(auth, "/?#");
-	if (memchr(auth, '@', alen) != NULL) {
-		perr(p, v, "credentials in '%s' are not allowed%s", key,
-		    rules->credentials_hint);
-		return -EINVAL;
-	}
-	if (alen == 0) {
-		perr(p, v, "'%s': missing host name", key);
-		return -EINVAL;
-	}
-	if (strpbrk(s, "?#") != NULL) {
-		perr(p, v, "'%s': query strings and fragments are not allowed",
-		    key);
-		return -EINVAL;
-	}
-	rc = curl_url_set(u, CURLUPART_URL, s, CURLU_NON_SUPPORT_SCHEME);
-	if (rc == CURLUE_BAD_PORT_NUMBER) {
-		perr(p, v, "'%s': invalid port (must be 1-65535)", key);
-		return -EINVAL;
-	}
-	if (rc == CURLUE_OUT_OF_MEMORY) {
-		p->oom = true;
-		return -ENOMEM;
-	}
-	if (rc != CURLUE_OK) {
-		perr(p, v, "'%s': invalid URL: %s", key, curl_url_strerror(rc));
-		return -EINVAL;
-	}
-	if (url_has(u, CURLUPART_USER) || url_has(u, CURLUPART_PASSWORD) ||
-	    url_has(u, CURLUPART_OPTIONS)) {
-		perr(p, v, "credentials in '%s' are not allowed%s", key,
-		    rules->credentials_hint);
-		return -EINVAL;
-	}
-	if (url_has(u, CURLUPART_QUERY) || url_has(u, CURLUPART_FRAGMENT)) {
-		perr(p, v, "'%s': query strings and fragments are not allowed",
-		    key);
-		return -EINVAL;
-	}
-	if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-	    host == NULL || *host == '\0') {
-		perr(p, v, "'%s': missing host name", key);
-		goto out;
-	}
-	if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK &&
-	    (parse_uint64(port, &n) < 0 || n < 1 || n > 65535)) {
-		perr(p, v, "'%s': invalid port (must be 1-65535)", key);
-		goto out;
-	}
-	if (!rules->allow_path &&
-	    curl_url_get(u, CURLUPART_PATH, &path, 0) == CURLUE_OK &&
-	    path != NULL && strspn(path, "/") != strlen(path)) {
-		perr(p, v, "'%s': must not have a path", key);
-		goto out;
-	}
-	r = 0;
-out:
-	curl_free(host);
-	curl_free(port);
-	curl_free(path);
-	return r;
-}
-
-/*
- * scheme://host[:port][/base]: validated with libcurl's URL parser and
- * stored as libcurl writes it back, without trailing '/'.
- */
-static int
-parse_url(struct parser *p, const char *key, const struct node *v,
-    const struct url_rules *rules, char **ret)
-{
-	const char *s;
-	char *out = NULL, *d;
-	size_t len;
-	CURLU *u;
-	int r;
-
-	s = expect_scalar(p, key, v, "a URL");
-	if (s == NULL)
-		return -EINVAL;
-	u = curl_url();
-	if (u == NULL) {
-		p->oom = true;
-		return -ENOMEM;
-	}
-	r = check_url(p, key, v, rules, s, u);
-	if (r < 0)
-		goto out;
-	if (curl_url_get(u, CURLUPART_URL, &out, 0) != CURLUE_OK) {
-		p->oom = true;
-		r = -ENOMEM;
-		goto out;
-	}
-	len = strlen(out);
-	while (len > 0 && out[len - 1] == '/')
-		len--;
-	d = strndup(out, len);
-	if (d == NULL) {
-		p->oom = true;
-		r = -ENOMEM;
-		goto out;
-	}
-	*ret = d;
-out:
-	curl_free(out);
-	curl_url_cleanup(u);
-	return r;
-}
-
-/* ---- secret and TLS files --------------------------------------------- */
-
-/* Opens a secret file: a regular file not readable by group or others. */
-static int
-secret_open(struct parser *p, const struct node *v, const char *path,
-    struct stat *ret_st)
-{
-	struct shown sh;
-	struct stat st;
-	int fd, r;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		r = -errno;
-		perr(p, v, "cannot open secret file '%s': %s", show(&sh, path),
-		    strerror(-r));
-		return r;
-	}
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		perr(p, v, "cannot stat secret file '%s': %s", show(&sh, path),
-		    strerror(-r));
-		goto fail;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		r = -EINVAL;
-		perr(p, v, "secret file '%s' is not a regular file",
-		    show(&sh, path));
-		goto fail;
-	}
-	if ((st.st_mode & (S_IRGRP | S_IROTH)) != 0) {
-		r = -EPERM;
-		perr(p, v, "secret file '%s' is readable by group or others "
-		    "(mode %04o); run chmod 600 on it", show(&sh, path),
-		    (unsigned)(st.st_mode & 07777));
-		goto fail;
-	}
-	*ret_st = st;
-	return fd;
-fail:
-	close(fd);
-	return r;
-}
-
-/*
- * Reads a secret: at most SECRET_MAX bytes, one trailing "\n" or "\r\n"
- * stripped, not empty, no control character left (it goes into an HTTP
- * header).  The caller owns *ret and frees it with secret_free().
- */
-static int
-secret_read(struct parser *p, const struct node *v, const char *path,
-    char **ret, size_t *ret_len)
-{
-	struct shown sh;
-	struct stat st;
-	char *buf, *s = NULL;
-	size_t len = 0;
-	ssize_t k;
-	int fd, r;
-
-	fd = secret_open(p, v, path, &st);
-	if (fd < 0)
-		return fd;
-	buf = malloc(SECRET_MAX + 1);
-	if (buf == NULL) {
-		p->oom = true;
-		close(fd);
-		return -ENOMEM;
-	}
-	r = 0;
-	if (st.st_size > SECRET_MAX)
-		len = SECRET_MAX + 1;
-	while (len <= SECRET_MAX) {
-		k = read(fd, buf + len, SECRET_MAX + 1 - len);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0) {
-			r = -errno;
-			perr(p, v, "cannot read secret file '%s': %s",
-			    show(&sh, path), strerror(-r));
-			goto out;
-		}
-		if (k == 0)
-			break;
-		len += (size_t)k;
-	}
-	if (len > SECRET_MAX) {
-		r = -EFBIG;
-		perr(p, v, "secret file '%s' is larger than %d KiB",
-		    show(&sh, path), SECRET_MAX / 1024);
-		goto out;
-	}
-	if (len > 0 && buf[len - 1] == '\n') {
-		len--;
-		if (len > 0 && buf[len - 1] == '\r')
-			len--;
-	}
-	if (len == 0) {
-		r = -EINVAL;
-		perr(p, v, "secret file '%s' is empty", show(&sh, path));
-		goto out;
-	}
-	if (has_control(buf, len)) {
-		r = -EINVAL;
-		perr(p, v, "secret file '%s' contains a line break or control "
-		    "character", show(&sh, path));
-		goto out;
-	}
-	s = malloc(len + 1);
-	if (s == NULL) {
-		p->oom = true;
-		r = -ENOMEM;
-		goto out;
-	}
-	memcpy(s, buf, len);
-	s[len] = '\0';
-	*ret = s;
-	*ret_len = len;
-out:
-	explicit_bzero(buf, SECRET_MAX + 1);
-	free(buf);
-	close(fd);
-	return r;
-}
-
-/* CA bundle or client certificate: a readable regular file. */
-static int
-check_readable_file(struct parser *p, const char *key, const struct node *v,
-    const char *path)
-{
-	struct shown sh;
-	struct stat st;
-	int fd, r = 0;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		r = -errno;
-		perr(p, v, "'%s': cannot open '%s': %s", key, show(&sh, path),
-		    strerror(-r));
-		return r;
-	}
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		perr(p, v, "'%s': cannot stat '%s': %s", key, show(&sh, path),
-		    strerror(-r));
-	} else if (!S_ISREG(st.st_mode)) {
-		r = -EINVAL;
-		perr(p, v, "'%s': '%s' is not a regular file", key,
-		    show(&sh, path));
-	}
-	close(fd);
-	return r;
-}
-
-/* a + b + c in one exact allocation (no realloc leaves secret copies). */
-static char *
-secret_concat(struct parser *p, const char *a, size_t alen, const char *b,
-    size_t blen, const char *c, size_t clen)
-{
-	char *s;
-
-	s = malloc(alen + blen + clen + 1);
-	if (s == NULL) {
-		p->oom = true;
-		return NULL;
-	}
-	memcpy(s, a, alen);
-	memcpy(s + alen, b, blen);
-	memcpy(s + alen + blen, c, clen);
-	s[alen + blen + clen] = '\0';
-	return s;
-}
-
-/* ---- endpoints (kibana:, later elasticsearch:) ------------------------ */
-
-enum {
-	EP_URL,
-	EP_API_KEY_FILE,
-	EP_USERNAME,
-	EP_PASSWORD_FILE,
-	EP_CA_FILE,
-	EP_CLIENT_CERT_FILE,
-	EP_CLIENT_KEY_FILE,
-	EP_INSECURE_SKIP_VERIFY,
-	EP_PROXY,
-	EP_TIMEOUT,
-	EP_MAX_RESPONSE_BYTES,
-	EP_NKEYS,
-};
-
-static int
-endpoint_parse_url(struct parser *p, const struct key_spec *spec,
-    const struct node *v, void *ctx, const char *where)
-{
-	struct endpoint_config *ep = ctx;
-
-	(void)where;
-	return parse_url(p, spec->key, v, &endpoint_url_rules, &ep->url);
-}
-
-static int
-endpoint_parse_proxy(struct parser *p, const struct key_spec *spec,
-    const struct node *v, void *ctx, const char *where)
-{
-	struct endpoint_config *ep = ctx;
-
-	(void)where;
-	return parse_url(p, spec->key, v, &proxy_url_rules, &ep->proxy);
-}
-
-static int
-endpoint_parse_username(struct parser *p, const struct key_spec *spec,
-    const struct node *v, void *ctx, const char *where)
-{
-	struct endpoint_config *ep = ctx;
-	const char *s;
-
-	(void)where;
-	s = expect_string(p, spec->key, v);
-	if (s == NULL)
-		return -EINVAL;
-	if (strchr(s, ':') != NULL || has_control(s, strlen(s))) {
-		perr(p, v, "'%s': must not contain ':' or control characters",
-		    spec->key);
-		return -EINVAL;
-	}
-	return parse_string(p, spec->key, v, &ep->username);
-}
-
-static const struct key_spec endpoint_keys[EP_NKEYS] = {
-	[EP_URL] = KEY_CUSTOM("url", endpoint_parse_url, true),
-	[EP_API_KEY_FILE] = KEY("api_key_file", VALUE_PATH,
-	    struct endpoint_config, api_key_file),
-	[EP_USERNAME] = KEY_CUSTOM("username", endpoint_parse_username, false),
-	[EP_PASSWORD_FILE] = KEY("password_file", VALUE_PATH,
-	    struct endpoint_config, password_file),
-	[EP_CA_FILE] = KEY("ca_file", VALUE_PATH,
-	    struct endpoint_config, ca_file),
-	[EP_CLIENT_CERT_FILE] = KEY("client_cert_file", VALUE_PATH,
-	    struct endpoint_config, client_cert_file),
-	[EP_CLIENT_KEY_FILE] = KEY("client_key_file", VALUE_PATH,
-	    struct endpoint_config, client_key_file),
-	[EP_INSECURE_SKIP_VERIFY] = KEY("insecure_skip_verify", VALUE_BOOL,
-	    struct endpoint_config, insecure_skip_verify),
-	[EP_PROXY] = KEY_CUSTOM("proxy", endpoint_parse_proxy, false),
-	[EP_TIMEOUT] = KEY_RANGE("timeout", VALUE_DURATION,
-	    struct endpoint_config, timeout_usec, TIMEOUT_MIN, TIMEOUT_MAX),
-	[EP_MAX_RESPONSE_BYTES] = KEY_RANGE("max_response_bytes", VALUE_SIZE,
-	    struct endpoint_config, max_response_bytes, RESPONSE_MIN,
-	    RESPONSE_MAX),
-};
-
-static void
-endpoint_init(struct endpoint_config *ep)
-{
-	memset(ep, 0, sizeof(*ep));
-	ep->timeout_usec = CONFIG_DEFAULT_TIMEOUT_USEC;
-	ep->max_response_bytes = CONFIG_DEFAULT_MAX_RESPONSE;
-}
-
-static void
-endpoint_done(struct endpoint_config *ep)
-{
-	free(ep->url);
-	free(ep->api_key_file);
-	free(ep->username);
-	free(ep->password_file);
-	free(ep->ca_file);
-	free(ep->client_cert_file);
-	free(ep->client_key_file);
-	free(ep->proxy);
-	secret_free(ep->auth_header);
-	ep->auth_header = NULL;
-}
-
-static void
-endpoint_load_api_key(struct parser *p, struct endpoint_config *ep,
-    const struct node *v)
-{
-	char *key = NULL;
-	size_t len;
-
-	if (secret_read(p, v, ep->api_key_file, &key, &len) < 0)
-		return;
-	ep->auth_header = secret_concat(p, AUTH_APIKEY_PREFIX,
-	    strlen(AUTH_APIKEY_PREFIX), key, len, "", 0);
-	explicit_bzero(key, len);
-	free(key);
-}
-
-static void
-endpoint_load_basic(struct parser *p, struct endpoint_config *ep,
-    const struct node *v)
-{
-	char *pw = NULL, *cred, *b64;
-	size_t len, clen;
-
-	if (secret_read(p, v, ep->password_file, &pw, &len) < 0)
-		return;
-	clen = strlen(ep->username) + 1 + len;
-	cred = secret_concat(p, ep->username, strlen(ep->username), ":", 1,
-	    pw, len);
-	explicit_bzero(pw, len);
-	free(pw);
-	if (cred == NULL)
-		return;
-	b64 = base64_encode(cred, clen);
-	explicit_bzero(cred, clen);
-	free(cred);
-	if (b64 == NULL) {
-		p->oom = true;
-		return;
-	}
-	ep->auth_header = secret_concat(p, AUTH_BASIC_PREFIX,
-	    strlen(AUTH_BASIC_PREFIX), b64, strlen(b64), "", 0);
-	secret_free(b64);
-}
-
-/* api_key_file XOR (username + password_file), or no credentials. */
-static void
-endpoint_check_auth(struct parser *p, struct endpoint_config *ep,
-    const struct key_seen *seen)
-{
-	const struct key_seen *api = &seen[EP_API_KEY_FILE];
-	const struct key_seen *user = &seen[EP_USERNAME];
-	const struct key_seen *pw = &seen[EP_PASSWORD_FILE];
-
-	if (api->key != NULL && (user->key != NULL || pw->key != NULL)) {
-		perr(p, api->value, "'api_key_file' cannot be combined with "
-		    "'username'/'password_file'; configure one kind of "
-		    "credentials");
-		return;
-	}
-	if (user->key != NULL && pw->key == NULL) {
-		perr(p, user->value, "'username' requires 'password_file'");
-		return;
-	}
-	if (pw->key != NULL && user->key == NULL) {
-		perr(p, pw->value, "'password_file' requires 'username'");
-		return;
-	}
-	if (api->ok)
-		endpoint_load_api_key(p, ep, api->value);
-	else if (user->ok && pw->ok)
-		endpoint_load_basic(p, ep, pw->value);
-}
-
-static void
-endpoint_check_tls(struct parser *p, struct endpoint_config *ep,
-    const struct key_seen *seen)
-{
-	const struct key_seen *ca = &seen[EP_CA_FILE];
-	const struct key_seen *cert = &seen[EP_CLIENT_CERT_FILE];
-	const struct key_seen *key = &seen[EP_CLIENT_KEY_FILE];
-	struct stat st;
-	int fd;
-
-	if (ca->ok)
-		check_readable_file(p, "ca_file", ca->value, ep->ca_file);
-	if (cert->key != NULL && key->key == NULL)
-		perr(p, cert->value,
-		    "'client_cert_file' requires 'client_key_file'");
-	if (key->key != NULL && cert->key == NULL)
-		perr(p, key->value,
-		    "'client_key_file' requires 'client_cert_file'");
-	if (cert->ok)
-		check_readable_file(p, "client_cert_file", cert->value,
-		    ep->client_cert_file);
-	if (key->ok) {
-		fd = secret_open(p, key->value, ep->client_key_file, &st);
-		if (fd >= 0)
-			close(fd);
-	}
-}
-
-/*
- * Parses one endpoint mapping (`kibana:`; `elasticsearch:` reuses it).
- * `where` names it in messages, e.g. "targets[0].kibana".  ep must have
- * been set up with endpoint_init().
- */
-static int
-endpoint_parse(struct parser *p, const char *key, const struct node *v,
-    const char *where, struct endpoint_config *ep)
-{
-	struct key_seen seen[EP_NKEYS];
-	size_t before = p->nerrors;
-
-	if (v->kind != NODE_MAPPING) {
-		perr(p, v, "'%s': expected a mapping, got %s", key,
-		    node_describe(v));
-		return -EINVAL;
-	}
-	ep->pos.line = v->line;
-	ep->pos.column = v->column;
-	parse_mapping(p, v, where, endpoint_keys, EP_NKEYS, ep, seen);
-	endpoint_check_auth(p, ep, seen);
-	endpoint_check_tls(p, ep, seen);
-	return p->nerrors == before ? 0 : -EINVAL;
+	v[el->errs->n].file = file;
+	v[el->errs->n].line = line;
+	v[el->errs->n].column = column;
+	v[el->errs->n].message = message;
+	el->errs->n++;
 }
 
 /* ---- targets ---------------------------------------------------------- */
@@ -1430,50 +103,53 @@ enum {
 };
 
 static int
-target_parse_name(struct parser *p, const struct key_spec *spec,
-    const struct node *v, void *ctx, const char *where)
+target_parse_name(struct schema *p, const struct schema_key *spec,
+    const struct ytree_node *v, void *ctx, const char *where)
 {
 	struct target_config *t = ctx;
-	struct shown sh;
+	struct ytree_shown sh;
 	const char *s;
 	size_t len;
 
 	(void)where;
-	s = expect_string(p, spec->key, v);
+	s = schema_expect_string(p, spec->key, v);
 	if (s == NULL)
 		return -EINVAL;
 	len = strlen(s);
 	if (len > TARGET_NAME_MAX) {
-		perr(p, v, "'%s': longer than %d characters", spec->key,
-		    TARGET_NAME_MAX);
+		ytree_error(&p->rep, v, "'%s': longer than %d characters",
+		    spec->key, TARGET_NAME_MAX);
 		return -EINVAL;
 	}
 	if (strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 	    "0123456789_.-") != len) {
-		perr(p, v, "'%s': invalid target name '%s' (use only A-Z, "
-		    "a-z, 0-9, '_', '.' and '-')", spec->key, show(&sh, s));
+		ytree_error(&p->rep, v, "'%s': invalid target name '%s' (use "
+		    "only A-Z, a-z, 0-9, '_', '.' and '-')", spec->key,
+		    ytree_show(&sh, s));
 		return -EINVAL;
 	}
-	return parse_string(p, spec->key, v, &t->name);
+	return schema_string(p, spec->key, v, &t->name);
 }
 
 static int
-target_parse_kibana(struct parser *p, const struct key_spec *spec,
-    const struct node *v, void *ctx, const char *where)
+target_parse_kibana(struct schema *p, const struct schema_key *spec,
+    const struct ytree_node *v, void *ctx, const char *where)
 {
 	struct target_config *t = ctx;
 	char sub[WHERE_MAX];
 
 	snprintf(sub, sizeof(sub), "%s.%s", where, spec->key);
-	return endpoint_parse(p, spec->key, v, sub, &t->kibana);
+	return config_endpoint_parse(p, spec->key, v, sub, &t->kibana);
 }
 
 /* ---- elasticsearch: and event_log: (issue 3) -------------------------- */
 
-#define EVENT_LOG_INTERVAL_MIN	USEC_PER_SEC
+#define EVENT_LOG_INTERVAL_MIN	CONFIG_INTERVAL_MIN
 #define EVENT_LOG_INTERVAL_MAX	(24 * 3600 * USEC_PER_SEC)
 #define EVENT_LOG_LOOKBACK_MAX	(7 * 24 * 3600 * USEC_PER_SEC)
 #define EVENT_LOG_SETTLE_MAX	(3600 * USEC_PER_SEC)
+#define EVENT_LOG_RETENTION_MIN	CONFIG_RETENTION_MIN
+#define EVENT_LOG_RETENTION_MAX	(90 * 24 * 3600 * USEC_PER_SEC)
 #define EVENT_LOG_INDEX_MAX	255
 
 enum {
@@ -1481,77 +157,82 @@ enum {
 	EL_INTERVAL,
 	EL_LOOKBACK,
 	EL_SETTLE_DELAY,
+	EL_SERIES_RETENTION,
 	EL_NKEYS,
 };
 
 static int
-target_parse_elasticsearch(struct parser *p, const struct key_spec *spec,
-    const struct node *v, void *ctx, const char *where)
+target_parse_elasticsearch(struct schema *p, const struct schema_key *spec,
+    const struct ytree_node *v, void *ctx, const char *where)
 {
 	struct target_config *t = ctx;
 	char sub[WHERE_MAX];
 
 	snprintf(sub, sizeof(sub), "%s.%s", where, spec->key);
-	return endpoint_parse(p, spec->key, v, sub, &t->elasticsearch);
+	return config_endpoint_parse(p, spec->key, v, sub, &t->elasticsearch);
 }
 
 static int
-event_log_parse_index(struct parser *p, const struct key_spec *spec,
-    const struct node *v, void *ctx, const char *where)
+event_log_parse_index(struct schema *p, const struct schema_key *spec,
+    const struct ytree_node *v, void *ctx, const char *where)
 {
 	struct event_log_config *el = ctx;
-	struct shown sh;
+	struct ytree_shown sh;
 	const char *s, *c;
 
 	(void)where;
-	s = expect_string(p, spec->key, v);
+	s = schema_expect_string(p, spec->key, v);
 	if (s == NULL)
 		return -EINVAL;
 	if (*s == '\0' || strlen(s) > EVENT_LOG_INDEX_MAX) {
-		perr(p, v, "'%s': must be 1 to %d characters", spec->key,
-		    EVENT_LOG_INDEX_MAX);
+		ytree_error(&p->rep, v, "'%s': must be 1 to %d characters",
+		    spec->key, EVENT_LOG_INDEX_MAX);
 		return -EINVAL;
 	}
 	for (c = s; *c != '\0'; c++)
 		if ((unsigned char)*c <= ' ' || (unsigned char)*c >= 0x7f ||
 		    strchr("/\\\"?#<>|", *c) != NULL) {
-			perr(p, v, "'%s': invalid index expression '%s' (no "
-			    "spaces, control characters or any of / \\ \" ? # "
-			    "< > |)", spec->key, show(&sh, s));
+			ytree_error(&p->rep, v, "'%s': invalid index "
+			    "expression '%s' (no spaces, control characters or "
+			    "any of / \\ \" ? # < > |)", spec->key,
+			    ytree_show(&sh, s));
 			return -EINVAL;
 		}
 	free(el->index);
 	el->index = NULL;
-	return parse_string(p, spec->key, v, &el->index);
+	return schema_string(p, spec->key, v, &el->index);
 }
 
-static const struct key_spec event_log_keys[EL_NKEYS] = {
-	[EL_INDEX] = KEY_CUSTOM("index", event_log_parse_index, false),
-	[EL_INTERVAL] = KEY_RANGE("interval", VALUE_DURATION,
+static const struct schema_key event_log_keys[EL_NKEYS] = {
+	[EL_INDEX] = SCHEMA_KEY_CUSTOM("index", event_log_parse_index, false),
+	[EL_INTERVAL] = SCHEMA_KEY_RANGE("interval", SCHEMA_DURATION,
 	    struct event_log_config, interval_usec, EVENT_LOG_INTERVAL_MIN,
 	    EVENT_LOG_INTERVAL_MAX),
-	[EL_LOOKBACK] = KEY_RANGE("lookback", VALUE_DURATION,
+	[EL_LOOKBACK] = SCHEMA_KEY_RANGE("lookback", SCHEMA_DURATION,
 	    struct event_log_config, lookback_usec, 0, EVENT_LOG_LOOKBACK_MAX),
-	[EL_SETTLE_DELAY] = KEY_RANGE("settle_delay", VALUE_DURATION,
+	[EL_SETTLE_DELAY] = SCHEMA_KEY_RANGE("settle_delay", SCHEMA_DURATION,
 	    struct event_log_config, settle_delay_usec, 0,
 	    EVENT_LOG_SETTLE_MAX),
+	[EL_SERIES_RETENTION] = SCHEMA_KEY_RANGE("series_retention",
+	    SCHEMA_DURATION, struct event_log_config, series_retention_usec,
+	    EVENT_LOG_RETENTION_MIN, EVENT_LOG_RETENTION_MAX),
 };
 
 static int
-target_parse_event_log(struct parser *p, const struct key_spec *spec,
-    const struct node *v, void *ctx, const char *where)
+target_parse_event_log(struct schema *p, const struct schema_key *spec,
+    const struct ytree_node *v, void *ctx, const char *where)
 {
 	struct target_config *t = ctx;
-	struct key_seen seen[EL_NKEYS];
+	struct schema_seen seen[EL_NKEYS];
 	char sub[WHERE_MAX];
 
-	if (v->kind != NODE_MAPPING) {
-		perr(p, v, "'%s': expected a mapping, got %s", spec->key,
-		    node_describe(v));
+	if (v->kind != YTREE_MAPPING) {
+		ytree_error(&p->rep, v, "'%s': expected a mapping, got %s",
+		    spec->key, ytree_describe(v));
 		return -EINVAL;
 	}
 	snprintf(sub, sizeof(sub), "%s.%s", where, spec->key);
-	return parse_mapping(p, v, sub, event_log_keys, EL_NKEYS,
+	return schema_mapping(p, v, sub, event_log_keys, EL_NKEYS,
 	    &t->event_log, seen);
 }
 
@@ -1562,46 +243,48 @@ event_log_init(struct event_log_config *el)
 	el->interval_usec = CONFIG_DEFAULT_EVENT_LOG_INTERVAL_USEC;
 	el->lookback_usec = CONFIG_DEFAULT_EVENT_LOG_LOOKBACK_USEC;
 	el->settle_delay_usec = CONFIG_DEFAULT_EVENT_LOG_SETTLE_USEC;
+	el->series_retention_usec = CONFIG_DEFAULT_EVENT_LOG_RETENTION_USEC;
 }
 
-static bool
-valid_space_id(const char *s)
+bool
+config_space_id_valid(const char *s)
 {
 	return *s != '\0' &&
 	    strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-") == strlen(s);
 }
 
 static int
-target_parse_spaces(struct parser *p, const struct key_spec *spec,
-    const struct node *v, void *ctx, const char *where)
+target_parse_spaces(struct schema *p, const struct schema_key *spec,
+    const struct ytree_node *v, void *ctx, const char *where)
 {
 	struct target_config *t = ctx;
-	const struct node *item;
-	struct shown sh, sh2;
+	const struct ytree_node *item;
+	struct ytree_shown sh, sh2;
 	const char *s;
 	char **spaces;
 	size_t i, j, n = 0;
 	bool ok = true;
 
 	(void)where;
-	if (v->kind == NODE_SCALAR && !node_is_null(v)) {
+	if (v->kind == YTREE_SCALAR && !ytree_is_null(v)) {
 		if (strcmp(v->value, "all") == 0) {
 			t->spaces_all = true;
 			return 0;
 		}
-		perr(p, v, "'%s': expected 'all' or a list of space ids, got "
-		    "'%s' (write [%s] for a single space)", spec->key,
-		    show(&sh, v->value), show(&sh2, v->value));
+		ytree_error(&p->rep, v, "'%s': expected 'all' or a list of "
+		    "space ids, got '%s' (write [%s] for a single space)",
+		    spec->key, ytree_show(&sh, v->value), ytree_show(&sh2,
+		    v->value));
 		return -EINVAL;
 	}
-	if (v->kind != NODE_SEQUENCE) {
-		perr(p, v, "'%s': expected 'all' or a list of space ids, got %s",
-		    spec->key, node_describe(v));
+	if (v->kind != YTREE_SEQUENCE) {
+		ytree_error(&p->rep, v, "'%s': expected 'all' or a list of "
+		    "space ids, got %s", spec->key, ytree_describe(v));
 		return -EINVAL;
 	}
 	if (v->nchild == 0) {
-		perr(p, v, "'%s': the list must not be empty (use 'all' for "
-		    "every space)", spec->key);
+		ytree_error(&p->rep, v, "'%s': the list must not be empty (use "
+		    "'all' for every space)", spec->key);
 		return -EINVAL;
 	}
 	spaces = calloc(v->nchild, sizeof(*spaces));
@@ -1611,28 +294,30 @@ target_parse_spaces(struct parser *p, const struct key_spec *spec,
 	}
 	for (i = 0; i < v->nchild; i++) {
 		item = v->child[i];
-		s = expect_scalar(p, spec->key, item, "a space id");
+		s = schema_expect_scalar(p, spec->key, item, "a space id");
 		if (s == NULL) {
 			ok = false;
 			continue;
 		}
-		if (!valid_space_id(s)) {
-			perr(p, item, "'%s': invalid space id '%s' (use only "
-			    "a-z, 0-9, '_' and '-')", spec->key, show(&sh, s));
+		if (!config_space_id_valid(s)) {
+			ytree_error(&p->rep, item, "'%s': invalid space id "
+			    "'%s' (use only a-z, 0-9, '_' and '-')", spec->key,
+			    ytree_show(&sh, s));
 			ok = false;
 			continue;
 		}
 		for (j = 0; j < i; j++)
-			if (v->child[j]->kind == NODE_SCALAR &&
+			if (v->child[j]->kind == YTREE_SCALAR &&
 			    strcmp(v->child[j]->value, s) == 0)
 				break;
 		if (j < i) {
-			perr(p, item, "'%s': duplicate space '%s' (first listed "
-			    "at line %u)", spec->key, s, v->child[j]->line);
+			ytree_error(&p->rep, item, "'%s': duplicate space '%s' "
+			    "(first listed at line %u)", spec->key, s,
+			    v->child[j]->line);
 			ok = false;
 			continue;
 		}
-		spaces[n] = xstrdup(p, s);
+		spaces[n] = schema_strdup(p, s);
 		if (spaces[n] == NULL) {
 			ok = false;
 			break;
@@ -1651,28 +336,30 @@ target_parse_spaces(struct parser *p, const struct key_spec *spec,
 	return 0;
 }
 
-static const struct key_spec target_keys[TARGET_NKEYS] = {
-	[TARGET_NAME] = KEY_CUSTOM("name", target_parse_name, true),
-	[TARGET_KIBANA] = KEY_CUSTOM("kibana", target_parse_kibana, true),
-	[TARGET_SPACES] = KEY_CUSTOM("spaces", target_parse_spaces, false),
-	[TARGET_INVENTORY_INTERVAL] = KEY_RANGE("inventory_interval",
-	    VALUE_DURATION, struct target_config, inventory_interval_usec,
-	    INVENTORY_MIN, INVENTORY_MAX),
-	[TARGET_MAX_PARALLEL_REQUESTS] = KEY_RANGE("max_parallel_requests",
-	    VALUE_UINT, struct target_config, max_parallel_requests,
-	    PARALLEL_MIN, PARALLEL_MAX),
-	[TARGET_ELASTICSEARCH] = KEY_CUSTOM("elasticsearch",
-	    target_parse_elasticsearch, false),
-	[TARGET_EVENT_LOG] = KEY_CUSTOM("event_log", target_parse_event_log,
+static const struct schema_key target_keys[TARGET_NKEYS] = {
+	[TARGET_NAME] = SCHEMA_KEY_CUSTOM("name", target_parse_name, true),
+	[TARGET_KIBANA] = SCHEMA_KEY_CUSTOM("kibana", target_parse_kibana,
+	    true),
+	[TARGET_SPACES] = SCHEMA_KEY_CUSTOM("spaces", target_parse_spaces,
 	    false),
+	[TARGET_INVENTORY_INTERVAL] = SCHEMA_KEY_RANGE("inventory_interval",
+	    SCHEMA_DURATION, struct target_config, inventory_interval_usec,
+	    INVENTORY_MIN, INVENTORY_MAX),
+	[TARGET_MAX_PARALLEL_REQUESTS] = SCHEMA_KEY_RANGE(
+	    "max_parallel_requests", SCHEMA_UINT, struct target_config,
+	    max_parallel_requests, PARALLEL_MIN, PARALLEL_MAX),
+	[TARGET_ELASTICSEARCH] = SCHEMA_KEY_CUSTOM("elasticsearch",
+	    target_parse_elasticsearch, false),
+	[TARGET_EVENT_LOG] = SCHEMA_KEY_CUSTOM("event_log",
+	    target_parse_event_log, false),
 };
 
 static void
 target_init(struct target_config *t)
 {
 	memset(t, 0, sizeof(*t));
-	endpoint_init(&t->kibana);
-	endpoint_init(&t->elasticsearch);
+	config_endpoint_init(&t->kibana);
+	config_endpoint_init(&t->elasticsearch);
 	event_log_init(&t->event_log);
 	t->spaces_all = true;
 	t->inventory_interval_usec = CONFIG_DEFAULT_INVENTORY_USEC;
@@ -1685,8 +372,8 @@ target_done(struct target_config *t)
 	size_t i;
 
 	free(t->name);
-	endpoint_done(&t->kibana);
-	endpoint_done(&t->elasticsearch);
+	config_endpoint_done(&t->kibana);
+	config_endpoint_done(&t->elasticsearch);
 	free(t->event_log.index);
 	for (i = 0; i < t->nspaces; i++)
 		free(t->spaces[i]);
@@ -1708,413 +395,26 @@ target_set_default(struct target_config *t)
 
 /* One list item of `targets`; *ret_name is its `name` value node. */
 static int
-target_parse(struct parser *p, const struct node *v, const char *where,
-    struct target_config *t, const struct node **ret_name)
+target_parse(struct schema *p, const struct ytree_node *v, const char *where,
+    struct target_config *t, const struct ytree_node **ret_name)
 {
-	struct key_seen seen[TARGET_NKEYS];
+	struct schema_seen seen[TARGET_NKEYS];
 
-	if (v->kind != NODE_MAPPING) {
-		perr(p, v, "'%s': expected a mapping, got %s", where,
-		    node_describe(v));
+	if (v->kind != YTREE_MAPPING) {
+		ytree_error(&p->rep, v, "'%s': expected a mapping, got %s",
+		    where, ytree_describe(v));
 		return -EINVAL;
 	}
 	t->pos.line = v->line;
 	t->pos.column = v->column;
-	parse_mapping(p, v, where, target_keys, TARGET_NKEYS, t, seen);
+	schema_mapping(p, v, where, target_keys, TARGET_NKEYS, t, seen);
 	*ret_name = seen[TARGET_NAME].ok ? seen[TARGET_NAME].value : NULL;
 	return 0;
 }
 
-/* ---- probes ----------------------------------------------------------- */
-
-#define PROBE_INTERVAL_MAX	(7 * 24 * 3600 * USEC_PER_SEC)
-#define PROBE_ID_MAX		1024
-
-enum {
-	PROBE_TARGET,
-	PROBE_SPACE,
-	PROBE_CONNECTOR_ID,
-	PROBE_INTERVAL,
-	PROBE_TIMEOUT,
-	PROBE_PARAMS,
-	PROBE_NKEYS,
-};
-
-static bool
-yaml_match(const char *s, const char *const *v)
-{
-	for (; *v != NULL; v++)
-		if (strcmp(s, *v) == 0)
-			return true;
-	return false;
-}
-
-/* YAML 1.2 core schema integer forms: [-+]?[0-9]+, 0o[0-7]+, 0x[0-9a-fA-F]+. */
-static bool
-yaml_integer(const char *s, json_int_t *ret, bool *overflow)
-{
-	const char *digits = s;
-	unsigned long long u;
-	char *end;
-	int base = 10;
-	bool neg = false;
-
-	*overflow = false;
-	if (strncmp(s, "0o", 2) == 0 || strncmp(s, "0x", 2) == 0) {
-		base = s[1] == 'o' ? 8 : 16;
-		digits = s + 2;
-	} else if (*s == '-' || *s == '+') {
-		neg = *s == '-';
-		digits = s + 1;
-	}
-	if (*digits == '\0' || strspn(digits, base == 8 ? "01234567" :
-	    base == 16 ? "0123456789abcdefABCDEF" : "0123456789") !=
-	    strlen(digits))
-		return false;
-	errno = 0;
-	u = strtoull(digits, &end, base);
-	if (errno == ERANGE || u > (unsigned long long)INT64_MAX + (neg ? 1 : 0)) {
-		*overflow = true;
-		return true;
-	}
-	*ret = neg ? (json_int_t)(0 - u) : (json_int_t)u;
-	return true;
-}
-
-/* [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)? */
-static bool
-yaml_float(const char *s, double *ret)
-{
-	const char *q = s;
-	size_t n;
-	char *end;
-
-	if (*q == '-' || *q == '+')
-		q++;
-	n = strspn(q, "0123456789");
-	q += n;
-	if (*q == '.') {
-		size_t m = strspn(q + 1, "0123456789");
-		if (n == 0 && m == 0)
-			return false;
-		q += 1 + m;
-	} else if (n == 0)
-		return false;
-	if (*q == 'e' || *q == 'E') {
-		q++;
-		if (*q == '-' || *q == '+')
-			q++;
-		n = strspn(q, "0123456789");
-		if (n == 0)
-			return false;
-		q += n;
-	}
-	if (*q != '\0')
-		return false;
-	errno = 0;
-	*ret = strtod(s, &end);	/* config loading runs in the "C" locale */
-	return *end == '\0';
-}
-
-/*
- * A plain YAML scalar resolved per the YAML 1.2 core schema; quoted scalars
- * are always strings.  .inf and .nan have no JSON form: errors.
- */
-static json_t *
-yaml_scalar_to_json(struct parser *p, const struct node *n)
-{
-	static const char *const trues[] = { "true", "True", "TRUE", NULL };
-	static const char *const falses[] = { "false", "False", "FALSE", NULL };
-	static const char *const specials[] = { ".inf", ".Inf", ".INF",
-	    "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan",
-	    ".NaN", ".NAN", NULL };
-	struct shown sh;
-	json_int_t i;
-	bool overflow;
-	double d;
-
-	if (!n->plain)
-		return json_stringn(n->value, n->len);
-	if (node_is_null(n))
-		return json_null();
-	if (yaml_match(n->value, trues))
-		return json_true();
-	if (yaml_match(n->value, falses))
-		return json_false();
-	if (yaml_match(n->value, specials)) {
-		perr(p, n, "'params': '%s' has no JSON representation (quote it "
-		    "to send a string)", show(&sh, n->value));
-		return NULL;
-	}
-	if (yaml_integer(n->value, &i, &overflow)) {
-		if (overflow) {
-			perr(p, n, "'params': integer '%s' is out of range (quote "
-			    "it to send a string)", show(&sh, n->value));
-			return NULL;
-		}
-		return json_integer(i);
-	}
-	if (yaml_float(n->value, &d))
-		return json_real(d);
-	return json_stringn(n->value, n->len);
-}
-
-/* Converts a YAML subtree to JSON; NULL after reporting an error. */
-static json_t *
-yaml_to_json(struct parser *p, const struct node *n)
-{
-	json_t *out, *c;
-	size_t i;
-
-	switch (n->kind) {
-	case NODE_SCALAR:
-		return yaml_scalar_to_json(p, n);	/* NULL: error or OOM */
-	case NODE_SEQUENCE:
-		if ((out = json_array()) == NULL)
-			goto oom;
-		for (i = 0; i < n->nchild; i++) {
-			if ((c = yaml_to_json(p, n->child[i])) == NULL ||
-			    json_array_append_new(out, c) < 0) {
-				json_decref(out);
-				return NULL;
-			}
-		}
-		return out;
-	case NODE_MAPPING:
-		if ((out = json_object()) == NULL)
-			goto oom;
-		for (i = 0; i + 1 < n->nchild; i += 2) {
-			const struct node *k = n->child[i];
-			struct shown sh;
-
-			if (k->kind != NODE_SCALAR) {
-				perr(p, k, "'params': keys must be strings, got %s",
-				    node_describe(k));
-				json_decref(out);
-				return NULL;
-			}
-			if (json_object_get(out, k->value) != NULL) {
-				perr(p, k, "'params': duplicate key '%s'",
-				    show(&sh, k->value));
-				json_decref(out);
-				return NULL;
-			}
-			if ((c = yaml_to_json(p, n->child[i + 1])) == NULL ||
-			    json_object_set_new(out, k->value, c) < 0) {
-				json_decref(out);
-				return NULL;
-			}
-		}
-		return out;
-	}
-oom:
-	p->oom = true;
-	return NULL;
-}
-
 static int
-probe_parse_params(struct parser *p, const struct key_spec *spec,
-    const struct node *v, void *ctx, const char *where)
-{
-	struct probe_config *pc = ctx;
-	size_t before = p->nerrors;
-	json_t *params, *body;
-	char *s;
-
-	(void)where;
-	if (v->kind != NODE_MAPPING) {
-		perr(p, v, "'%s': expected a mapping (the connector's params, "
-		    "sent as {\"params\": ...}), got %s", spec->key,
-		    node_describe(v));
-		return -EINVAL;
-	}
-	params = yaml_to_json(p, v);
-	if (params == NULL) {
-		if (p->nerrors == before)
-			p->oom = true;
-		return -EINVAL;
-	}
-	body = json_pack("{s:o}", "params", params);
-	s = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
-	json_decref(body);
-	if (s == NULL) {
-		p->oom = true;
-		return -ENOMEM;
-	}
-	free(pc->body);
-	pc->body = s;
-	return 0;
-}
-
-static int
-probe_parse_space(struct parser *p, const struct key_spec *spec,
-    const struct node *v, void *ctx, const char *where)
-{
-	struct probe_config *pc = ctx;
-	struct shown sh;
-	const char *s;
-
-	(void)where;
-	s = expect_string(p, spec->key, v);
-	if (s == NULL)
-		return -EINVAL;
-	if (!valid_space_id(s)) {
-		perr(p, v, "'%s': invalid space id '%s' (use only a-z, 0-9, "
-		    "'_' and '-')", spec->key, show(&sh, s));
-		return -EINVAL;
-	}
-	free(pc->space);
-	pc->space = NULL;
-	return parse_string(p, spec->key, v, &pc->space);
-}
-
-static int
-probe_parse_connector_id(struct parser *p, const struct key_spec *spec,
-    const struct node *v, void *ctx, const char *where)
-{
-	struct probe_config *pc = ctx;
-	const char *s;
-
-	(void)where;
-	s = expect_string(p, spec->key, v);
-	if (s == NULL)
-		return -EINVAL;
-	if (strlen(s) > PROBE_ID_MAX) {
-		perr(p, v, "'%s': longer than %d characters", spec->key,
-		    PROBE_ID_MAX);
-		return -EINVAL;
-	}
-	if (has_control(s, strlen(s))) {
-		perr(p, v, "'%s': must not contain control characters",
-		    spec->key);
-		return -EINVAL;
-	}
-	return parse_string(p, spec->key, v, &pc->connector_id);
-}
-
-static const struct key_spec probe_keys[PROBE_NKEYS] = {
-	[PROBE_TARGET] = KEY("target", VALUE_STRING, struct probe_config,
-	    target),
-	[PROBE_SPACE] = KEY_CUSTOM("space", probe_parse_space, false),
-	[PROBE_CONNECTOR_ID] = KEY_CUSTOM("connector_id",
-	    probe_parse_connector_id, true),
-	[PROBE_INTERVAL] = KEY_RANGE("interval", VALUE_DURATION,
-	    struct probe_config, interval_usec, CONFIG_PROBE_INTERVAL_MIN,
-	    PROBE_INTERVAL_MAX),
-	[PROBE_TIMEOUT] = KEY_RANGE("timeout", VALUE_DURATION,
-	    struct probe_config, timeout_usec, TIMEOUT_MIN, TIMEOUT_MAX),
-	[PROBE_PARAMS] = KEY_CUSTOM("params", probe_parse_params, true),
-};
-
-static void
-probe_done(struct probe_config *pc)
-{
-	free(pc->target);
-	free(pc->space);
-	free(pc->connector_id);
-	free(pc->body);
-}
-
-/*
- * `probes:` is checked after `targets:` (it refers to them, and may come
- * first in the file): called from config_parse_root().
- */
-static void
-config_parse_probes(struct parser *p, const struct node *v,
-    struct kcm_config *cfg)
-{
-	struct key_seen seen[PROBE_NKEYS];
-	const struct node **at;
-	char sub[WHERE_MAX];
-	struct shown sh, sh2;
-	size_t i, j, n = 0;
-
-	if (v->kind != NODE_SEQUENCE) {
-		if (!node_is_null(v))
-			perr(p, v, "'probes': expected a list of probes, got %s",
-			    node_describe(v));
-		return;
-	}
-	if (v->nchild == 0)
-		return;
-	cfg->probes = calloc(v->nchild, sizeof(*cfg->probes));
-	at = calloc(v->nchild, sizeof(*at));
-	if (cfg->probes == NULL || at == NULL) {
-		free(at);
-		p->oom = true;
-		return;
-	}
-	for (i = 0; i < v->nchild; i++) {
-		struct probe_config *pc = &cfg->probes[n];
-		const struct node *item = v->child[i];
-		size_t before = p->nerrors;
-
-		snprintf(sub, sizeof(sub), "probes[%zu]", i);
-		if (item->kind != NODE_MAPPING) {
-			perr(p, item, "'%s': expected a mapping, got %s", sub,
-			    node_describe(item));
-			continue;
-		}
-		memset(pc, 0, sizeof(*pc));
-		pc->interval_usec = CONFIG_DEFAULT_PROBE_INTERVAL;
-		pc->timeout_usec = CONFIG_DEFAULT_PROBE_TIMEOUT;
-		pc->pos.line = item->line;
-		pc->pos.column = item->column;
-		cfg->nprobes = ++n;
-		parse_mapping(p, item, sub, probe_keys, PROBE_NKEYS, pc, seen);
-		if (pc->space == NULL &&
-		    (pc->space = xstrdup(p, "default")) == NULL)
-			continue;
-		if (seen[PROBE_TARGET].key == NULL) {
-			if (cfg->ntargets != 1) {
-				perr(p, item, "missing required key 'target' in "
-				    "'%s' (required when more than one target "
-				    "is configured)", sub);
-				continue;
-			}
-			if (cfg->targets[0].name == NULL ||
-			    (pc->target = xstrdup(p, cfg->targets[0].name)) ==
-			    NULL)
-				continue;
-			pc->target_index = 0;
-		} else if (seen[PROBE_TARGET].ok) {
-			for (j = 0; j < cfg->ntargets; j++)
-				if (cfg->targets[j].name != NULL &&
-				    strcmp(cfg->targets[j].name, pc->target) == 0)
-					break;
-			if (j == cfg->ntargets) {
-				perr(p, seen[PROBE_TARGET].value, "'target': no "
-				    "target named '%s' is configured",
-				    show(&sh, pc->target));
-				continue;
-			}
-			pc->target_index = j;
-		}
-		if (p->nerrors != before || pc->connector_id == NULL)
-			continue;
-		at[n - 1] = item;
-		for (j = 0; j + 1 < n; j++)
-			if (at[j] != NULL && cfg->probes[j].target != NULL &&
-			    strcmp(cfg->probes[j].target, pc->target) == 0 &&
-			    strcmp(cfg->probes[j].space, pc->space) == 0 &&
-			    strcmp(cfg->probes[j].connector_id,
-			    pc->connector_id) == 0)
-				break;
-		if (j + 1 < n) {
-			perr(p, seen[PROBE_CONNECTOR_ID].value, "duplicate probe "
-			    "of connector '%s' in space '%s' of target '%s' "
-			    "(first defined at line %u)",
-			    show(&sh, pc->connector_id), pc->space,
-			    show(&sh2, pc->target), at[j]->line);
-			at[n - 1] = NULL;
-		}
-	}
-	free(at);
-}
-
-static int
-config_defer_probes(struct parser *p, const struct key_spec *spec,
-    const struct node *v, void *ctx, const char *where)
+config_defer_probes(struct schema *p, const struct schema_key *spec,
+    const struct ytree_node *v, void *ctx, const char *where)
 {
 	(void)p;
 	(void)spec;
@@ -2132,29 +432,30 @@ enum {
 	TOP_LOG_TARGET,
 	TOP_TARGETS,
 	TOP_PROBES,
+	TOP_STATE_DIRECTORY,
 	TOP_NKEYS,
 };
 
 static int
-listen_parse_one(struct parser *p, const char *key, const struct node *v,
+listen_parse_one(struct schema *p, const char *key, const struct ytree_node *v,
     struct listen_config *ret)
 {
 	unsigned char addr[sizeof(struct in6_addr)];
 	const char *s, *rbracket, *colon;
-	struct shown sh, sh2;
+	struct ytree_shown sh, sh2;
 	char *host = NULL;
 	uint64_t port;
 	bool v6;
 
-	s = expect_scalar(p, key, v, "an address:port");
+	s = schema_expect_scalar(p, key, v, "an address:port");
 	if (s == NULL)
 		return -EINVAL;
 	v6 = s[0] == '[';
 	if (v6) {
 		rbracket = strchr(s, ']');
 		if (rbracket == NULL) {
-			perr(p, v, "'%s': missing ']' in '%s'", key,
-			    show(&sh, s));
+			ytree_error(&p->rep, v, "'%s': missing ']' in '%s'",
+			    key, ytree_show(&sh, s));
 			return -EINVAL;
 		}
 		host = strndup(s + 1, (size_t)(rbracket - s - 1));
@@ -2167,8 +468,8 @@ listen_parse_one(struct parser *p, const char *key, const struct node *v,
 			host = strndup(s, (size_t)(colon - s));
 	}
 	if (colon == NULL) {
-		perr(p, v, "'%s': missing port in '%s' (use host:port or "
-		    "[ipv6]:port)", key, show(&sh, s));
+		ytree_error(&p->rep, v, "'%s': missing port in '%s' (use "
+		    "host:port or [ipv6]:port)", key, ytree_show(&sh, s));
 		goto fail;
 	}
 	if (host == NULL) {
@@ -2176,26 +477,26 @@ listen_parse_one(struct parser *p, const char *key, const struct node *v,
 		return -ENOMEM;
 	}
 	if (!v6 && strchr(host, ':') != NULL) {
-		perr(p, v, "'%s': write IPv6 addresses in brackets, e.g. "
-		    "[::1]:9479", key);
+		ytree_error(&p->rep, v, "'%s': write IPv6 addresses in "
+		    "brackets, e.g. [::1]:9479", key);
 		goto fail;
 	}
 	if (*host == '\0') {
-		perr(p, v, "'%s': missing host in '%s' (use e.g. 0.0.0.0:%s "
-		    "for every address)", key, show(&sh, s),
-		    show(&sh2, colon + 1));
+		ytree_error(&p->rep, v, "'%s': missing host in '%s' (use e.g. "
+		    "0.0.0.0:%s for every address)", key, ytree_show(&sh, s),
+		    ytree_show(&sh2, colon + 1));
 		goto fail;
 	}
 	if (v6 ? inet_pton(AF_INET6, host, addr) != 1 :
 	    strcmp(host, "localhost") != 0 &&
 	    inet_pton(AF_INET, host, addr) != 1) {
-		perr(p, v, "'%s': host '%s' is not an IP address or "
-		    "'localhost'", key, show(&sh, host));
+		ytree_error(&p->rep, v, "'%s': host '%s' is not an IP address "
+		    "or 'localhost'", key, ytree_show(&sh, host));
 		goto fail;
 	}
 	if (parse_uint64(colon + 1, &port) < 0 || port > 65535) {
-		perr(p, v, "'%s': invalid port '%s' (must be 0-65535)", key,
-		    show(&sh, colon + 1));
+		ytree_error(&p->rep, v, "'%s': invalid port '%s' (must be "
+		    "0-65535)", key, ytree_show(&sh, colon + 1));
 		goto fail;
 	}
 	ret->host = host;
@@ -2207,25 +508,26 @@ fail:
 }
 
 static int
-config_parse_listen(struct parser *p, const struct key_spec *spec,
-    const struct node *v, void *ctx, const char *where)
+config_parse_listen(struct schema *p, const struct schema_key *spec,
+    const struct ytree_node *v, void *ctx, const char *where)
 {
 	struct kcm_config *cfg = ctx;
-	const struct node *item, **at;
+	const struct ytree_node *item, **at;
 	struct listen_config *list;
 	size_t i, j, n, nl = 0;
-	struct shown sh;
+	struct ytree_shown sh;
 	bool ok = true;
 
 	(void)where;
-	if (v->kind == NODE_MAPPING) {
-		perr(p, v, "'%s': expected an address:port or a list of them, "
-		    "got a mapping", spec->key);
+	if (v->kind == YTREE_MAPPING) {
+		ytree_error(&p->rep, v, "'%s': expected an address:port or a "
+		    "list of them, got a mapping", spec->key);
 		return -EINVAL;
 	}
-	n = v->kind == NODE_SCALAR ? 1 : v->nchild;
+	n = v->kind == YTREE_SCALAR ? 1 : v->nchild;
 	if (n == 0) {
-		perr(p, v, "'%s': the list must not be empty", spec->key);
+		ytree_error(&p->rep, v, "'%s': the list must not be empty",
+		    spec->key);
 		return -EINVAL;
 	}
 	list = calloc(n, sizeof(*list));
@@ -2237,7 +539,7 @@ config_parse_listen(struct parser *p, const struct key_spec *spec,
 		return -ENOMEM;
 	}
 	for (i = 0; i < n; i++) {
-		item = v->kind == NODE_SCALAR ? v : v->child[i];
+		item = v->kind == YTREE_SCALAR ? v : v->child[i];
 		if (listen_parse_one(p, spec->key, item, &list[nl]) < 0) {
 			ok = false;
 			continue;
@@ -2247,9 +549,9 @@ config_parse_listen(struct parser *p, const struct key_spec *spec,
 			    strcmp(list[j].host, list[nl].host) == 0)
 				break;
 		if (j < nl) {
-			perr(p, item, "'%s': duplicate address '%s' (first "
-			    "listed at line %u)", spec->key,
-			    show(&sh, item->value), at[j]->line);
+			ytree_error(&p->rep, item, "'%s': duplicate address "
+			    "'%s' (first listed at line %u)", spec->key,
+			    ytree_show(&sh, item->value), at[j]->line);
 			free(list[nl].host);
 			ok = false;
 			continue;
@@ -2268,73 +570,47 @@ config_parse_listen(struct parser *p, const struct key_spec *spec,
 	return 0;
 }
 
-/*
- * A scalar naming one of a fixed set of words: from_string() maps it to a
- * value >= 0 or fails; `what` (the expected kind), `noun` and `choices`
- * make the error messages.
- */
 static int
-parse_word(struct parser *p, const struct key_spec *spec, const struct node *v,
-    int (*from_string)(const char *), const char *what, const char *noun,
-    const char *choices, int *ret)
-{
-	struct shown sh;
-	const char *s;
-	int r;
-
-	s = expect_scalar(p, spec->key, v, what);
-	if (s == NULL)
-		return -EINVAL;
-	r = from_string(s);
-	if (r < 0) {
-		perr(p, v, "'%s': invalid %s '%s' (use %s)", spec->key, noun,
-		    show(&sh, s), choices);
-		return -EINVAL;
-	}
-	*ret = r;
-	return 0;
-}
-
-static int
-config_parse_log_level(struct parser *p, const struct key_spec *spec,
-    const struct node *v, void *ctx, const char *where)
+config_parse_log_level(struct schema *p, const struct schema_key *spec,
+    const struct ytree_node *v, void *ctx, const char *where)
 {
 	struct kcm_config *cfg = ctx;
 
 	(void)where;
-	return parse_word(p, spec, v, log_level_from_string, "a log level",
+	return schema_word(p, spec, v, log_level_from_string, "a log level",
 	    "level", "debug, info, warning or error", &cfg->log_level);
 }
 
 static int
-config_parse_log_target(struct parser *p, const struct key_spec *spec,
-    const struct node *v, void *ctx, const char *where)
+config_parse_log_target(struct schema *p, const struct schema_key *spec,
+    const struct ytree_node *v, void *ctx, const char *where)
 {
 	struct kcm_config *cfg = ctx;
 
 	(void)where;
-	return parse_word(p, spec, v, log_target_from_string, "a log target",
+	return schema_word(p, spec, v, log_target_from_string, "a log target",
 	    "target", "auto, journal or stderr", &cfg->log_target);
 }
 
 static int
-config_parse_targets(struct parser *p, const struct key_spec *spec,
-    const struct node *v, void *ctx, const char *where)
+config_parse_targets(struct schema *p, const struct schema_key *spec,
+    const struct ytree_node *v, void *ctx, const char *where)
 {
 	struct kcm_config *cfg = ctx;
-	const struct node **names;
+	const struct ytree_node **names;
 	char sub[WHERE_MAX];
-	struct shown sh;
+	struct ytree_shown sh;
 	size_t i, j, before = p->nerrors;
 
 	(void)where;
-	if (v->kind != NODE_SEQUENCE) {
-		perr(p, v, "'%s': expected a list of targets, got %s",
-		    spec->key, node_describe(v));
+	if (v->kind != YTREE_SEQUENCE) {
+		ytree_error(&p->rep, v, "'%s': expected a list of targets, got "
+		    "%s", spec->key, ytree_describe(v));
 		return -EINVAL;
 	}
 	if (v->nchild == 0) {
-		perr(p, v, "'%s': the list must not be empty", spec->key);
+		ytree_error(&p->rep, v, "'%s': the list must not be empty",
+		    spec->key);
 		return -EINVAL;
 	}
 	cfg->targets = calloc(v->nchild, sizeof(*cfg->targets));
@@ -2356,23 +632,26 @@ config_parse_targets(struct parser *p, const struct key_spec *spec,
 			    strcmp(names[j]->value, names[i]->value) == 0)
 				break;
 		if (j < i)
-			perr(p, names[i], "duplicate target name '%s' (first "
-			    "defined at line %u)", show(&sh, names[i]->value),
-			    names[j]->line);
+			ytree_error(&p->rep, names[i], "duplicate target name "
+			    "'%s' (first defined at line %u)", ytree_show(&sh,
+			    names[i]->value), names[j]->line);
 	}
 	free(names);
 	return p->nerrors == before ? 0 : -EINVAL;
 }
 
-static const struct key_spec top_keys[TOP_NKEYS] = {
-	[TOP_LISTEN] = KEY_CUSTOM("listen", config_parse_listen, false),
-	[TOP_LOG_LEVEL] = KEY_CUSTOM("log_level", config_parse_log_level,
+static const struct schema_key top_keys[TOP_NKEYS] = {
+	[TOP_LISTEN] = SCHEMA_KEY_CUSTOM("listen", config_parse_listen, false),
+	[TOP_LOG_LEVEL] = SCHEMA_KEY_CUSTOM("log_level", config_parse_log_level,
 	    false),
-	[TOP_LOG_TARGET] = KEY_CUSTOM("log_target", config_parse_log_target,
+	[TOP_LOG_TARGET] = SCHEMA_KEY_CUSTOM("log_target",
+	    config_parse_log_target, false),
+	[TOP_TARGETS] = SCHEMA_KEY_CUSTOM("targets", config_parse_targets,
 	    false),
-	[TOP_TARGETS] = KEY_CUSTOM("targets", config_parse_targets, false),
-	/* checked once the targets are known: config_parse_probes() */
-	[TOP_PROBES] = KEY_CUSTOM("probes", config_defer_probes, false),
+	/* checked once the targets are known: config_probes_parse() */
+	[TOP_PROBES] = SCHEMA_KEY_CUSTOM("probes", config_defer_probes, false),
+	[TOP_STATE_DIRECTORY] = SCHEMA_KEY("state_directory", SCHEMA_PATH,
+	    struct kcm_config, state_directory),
 };
 
 static int
@@ -2411,24 +690,24 @@ config_add_default_target(struct kcm_config *cfg)
 }
 
 static void
-config_parse_root(struct parser *p, const struct node *root,
+config_parse_root(struct schema *p, const struct ytree_node *root,
     struct kcm_config *cfg)
 {
-	struct key_seen seen[TOP_NKEYS];
+	struct schema_seen seen[TOP_NKEYS];
 
-	if (root->kind != NODE_MAPPING) {
-		perr(p, root, "the top level must be a mapping of settings "
-		    "(key: value), got %s", node_describe(root));
+	if (root->kind != YTREE_MAPPING) {
+		ytree_error(&p->rep, root, "the top level must be a mapping of "
+		    "settings (key: value), got %s", ytree_describe(root));
 		return;
 	}
-	parse_mapping(p, root, NULL, top_keys, TOP_NKEYS, cfg, seen);
+	schema_mapping(p, root, NULL, top_keys, TOP_NKEYS, cfg, seen);
 	if (seen[TOP_LISTEN].key == NULL && config_add_default_listen(cfg) < 0)
 		p->oom = true;
 	if (seen[TOP_TARGETS].key == NULL &&
 	    config_add_default_target(cfg) < 0)
 		p->oom = true;
 	if (seen[TOP_PROBES].key != NULL && !p->oom)
-		config_parse_probes(p, seen[TOP_PROBES].value, cfg);
+		config_probes_parse(p, seen[TOP_PROBES].value, cfg);
 }
 
 /* ---- loading ---------------------------------------------------------- */
@@ -2450,18 +729,28 @@ errors_sort(struct config_errors *errs, size_t from)
 	}
 }
 
+/*
+ * Reads the configuration file whole.  It is opened without blocking and
+ * must be a regular file: a FIFO named by mistake would otherwise stall
+ * --check-config, or the event loop on SIGHUP, forever.
+ */
 static int
-read_file(struct parser *p, char **ret, size_t *ret_len)
+read_file(const char *path, const struct ytree_report *rep, char **ret,
+    size_t *ret_len)
 {
 	struct strbuf sb;
-	char chunk[16384];
+	char chunk[16384], *buf;
+	size_t len;
 	ssize_t k;
-	int fd, r = 0;
+	int fd, r;
 
-	fd = open(p->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		r = -errno;
-		perr_at(p, 0, 0, "cannot open: %s", strerror(-r));
+	r = open_regular(path, &fd, NULL);
+	if (r == -EISDIR || r == -EBADFD) {
+		ytree_error_at(rep, 0, 0, "not a regular file");
+		return r;
+	}
+	if (r < 0) {
+		ytree_error_at(rep, 0, 0, "cannot open: %s", strerror(-r));
 		return r;
 	}
 	strbuf_init(&sb);
@@ -2471,19 +760,19 @@ read_file(struct parser *p, char **ret, size_t *ret_len)
 			continue;
 		if (k < 0) {
 			r = -errno;
-			perr_at(p, 0, 0, "cannot read: %s", strerror(-r));
+			ytree_error_at(rep, 0, 0, "cannot read: %s",
+			    strerror(-r));
 			break;
 		}
 		if (k == 0)
 			break;
 		if (sb.len + (size_t)k > CONFIG_MAX_FILE) {
 			r = -EFBIG;
-			perr_at(p, 0, 0, "larger than %d MiB",
+			ytree_error_at(rep, 0, 0, "larger than %d MiB",
 			    CONFIG_MAX_FILE / (1024 * 1024));
 			break;
 		}
 		if (strbuf_append(&sb, chunk, (size_t)k) < 0) {
-			p->oom = true;
 			r = -ENOMEM;
 			break;
 		}
@@ -2496,12 +785,12 @@ read_file(struct parser *p, char **ret, size_t *ret_len)
 		strbuf_free(&sb);
 		return r;
 	}
-	*ret_len = sb.len;
-	*ret = strbuf_steal(&sb);
-	if (*ret == NULL) {
-		p->oom = true;
+	len = sb.len;
+	buf = strbuf_steal(&sb);
+	if (buf == NULL)
 		return -ENOMEM;
-	}
+	*ret = buf;
+	*ret_len = len;
 	return 0;
 }
 
@@ -2538,33 +827,23 @@ config_basedir(const char *path, char **ret)
 }
 
 int
-config_load(const char *path, struct kcm_config **ret,
-    struct config_errors *errs)
+config_load_buffer(const char *name, const void *buf, size_t len,
+    const char *basedir, struct kcm_config **ret, struct config_errors *errs)
 {
 	struct config_errors local = { NULL, 0 };
-	struct parser p = {
-		.path = path,
-		.errs = errs != NULL ? errs : &local,
-	};
+	struct errlist el = { .path = name, .errs = errs };
+	struct ytree_report out = { errlist_add, &el };
 	struct kcm_config *cfg = NULL;
-	struct node *root = NULL;
-	size_t len = 0, first = p.errs->n;
-	char *buf = NULL;
+	struct ytree_node *root = NULL;
+	struct schema p;
+	size_t first;
 	int r;
 
-	r = read_file(&p, &buf, &len);
-	if (r < 0)
-		goto out;
-	r = config_basedir(path, &p.basedir);
-	if (r < 0) {
-		if (r == -ENOMEM)
-			p.oom = true;
-		else
-			perr_at(&p, 0, 0, "cannot resolve the directory of the "
-			    "file: %s", strerror(-r));
-		goto out;
-	}
-	r = load_tree(&p, buf, len, &root);
+	if (errs == NULL)
+		el.errs = &local;
+	first = el.errs->n;
+	schema_init(&p, &out, basedir);
+	r = ytree_load(buf, len, &p.rep, &root);
 	if (r < 0)
 		goto out;
 	r = config_new(&cfg);
@@ -2572,19 +851,14 @@ config_load(const char *path, struct kcm_config **ret,
 		p.oom = true;
 		goto out;
 	}
-	cfg->path = xstrdup(&p, path);
+	cfg->path = schema_strdup(&p, name);
 	config_parse_root(&p, root, cfg);
 	r = p.nerrors > 0 ? -EINVAL : 0;
 out:
-	if (p.oom)
+	if (p.oom || el.oom)
 		r = -ENOMEM;
-	node_free(root);
-	if (buf != NULL) {
-		explicit_bzero(buf, len);
-		free(buf);
-	}
-	free(p.basedir);
-	errors_sort(p.errs, first);
+	ytree_free(root);
+	errors_sort(el.errs, first);
 	config_errors_free(&local);
 	if (r < 0) {
 		config_free(cfg);
@@ -2592,6 +866,39 @@ out:
 	}
 	*ret = cfg;
 	return 0;
+}
+
+int
+config_load(const char *path, struct kcm_config **ret,
+    struct config_errors *errs)
+{
+	struct config_errors local = { NULL, 0 };
+	struct errlist el = { .path = path, .errs = errs };
+	struct ytree_report out = { errlist_add, &el };
+	char *buf = NULL, *basedir = NULL;
+	size_t len = 0;
+	int r;
+
+	if (errs == NULL)
+		el.errs = &local;
+	r = read_file(path, &out, &buf, &len);
+	if (r == 0) {
+		r = config_basedir(path, &basedir);
+		if (r < 0 && r != -ENOMEM)
+			ytree_error_at(&out, 0, 0, "cannot resolve the "
+			    "directory of the file: %s", strerror(-r));
+	}
+	if (el.oom)
+		r = -ENOMEM;
+	if (r == 0)
+		r = config_load_buffer(path, buf, len, basedir, ret, el.errs);
+	if (buf != NULL) {
+		explicit_bzero(buf, len);
+		free(buf);
+	}
+	free(basedir);
+	config_errors_free(&local);
+	return r;
 }
 
 int
@@ -2628,7 +935,7 @@ config_free(struct kcm_config *cfg)
 		target_done(&cfg->targets[i]);
 	free(cfg->targets);
 	for (i = 0; i < cfg->nprobes; i++)
-		probe_done(&cfg->probes[i]);
+		config_probes_done(&cfg->probes[i]);
 	free(cfg->probes);
 	free(cfg->state_directory);
 	free(cfg);
@@ -2668,22 +975,4 @@ config_str_equal(const char *a, const char *b)
 	if (a == NULL || b == NULL)
 		return a == b;
 	return strcmp(a, b) == 0;
-}
-
-bool
-config_endpoint_equal(const struct endpoint_config *a,
-    const struct endpoint_config *b)
-{
-	return config_str_equal(a->url, b->url) &&
-	    config_str_equal(a->api_key_file, b->api_key_file) &&
-	    config_str_equal(a->username, b->username) &&
-	    config_str_equal(a->password_file, b->password_file) &&
-	    config_str_equal(a->ca_file, b->ca_file) &&
-	    config_str_equal(a->client_cert_file, b->client_cert_file) &&
-	    config_str_equal(a->client_key_file, b->client_key_file) &&
-	    config_str_equal(a->proxy, b->proxy) &&
-	    a->insecure_skip_verify == b->insecure_skip_verify &&
-	    a->timeout_usec == b->timeout_usec &&
-	    a->max_response_bytes == b->max_response_bytes &&
-	    config_str_equal(a->auth_header, b->auth_header);
 }

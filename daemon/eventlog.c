@@ -77,7 +77,7 @@ struct eventlog {
 /*
  * A connector's executions_total / last_execution series and what was
  * logged about it.  The series go once the connector is neither in the
- * inventory nor had a counted run within EVENTLOG_SERIES_RETENTION_MS.
+ * inventory nor had a counted run within event_log.series_retention.
  */
 struct elseries {
 	char			*space;
@@ -623,7 +623,9 @@ static void
 series_prune(struct eventlog *el)
 {
 	const char *name = el->cfg->name;
-	int64_t now = now_ms(), keep = EVENTLOG_SERIES_RETENTION_MS;
+	int64_t now = now_ms();
+	int64_t keep = (int64_t)(el->cfg->event_log.series_retention_usec /
+	    USEC_PER_MSEC);
 	size_t i, o;
 
 	for (i = o = 0; i < el->nseries; i++) {
@@ -711,6 +713,20 @@ submit_details(struct check *ck, struct eventlog *el)
 	free(v);
 }
 
+enum eventlog_log
+eventlog_log_decision(bool failing, const char *logged_error, const char *error,
+    int64_t logged_ms, int64_t now_ms)
+{
+	if (!failing)
+		return EVENTLOG_LOG_STARTED;
+	if (error != NULL &&
+	    (logged_error == NULL || strcmp(logged_error, error) != 0))
+		return EVENTLOG_LOG_CHANGED;
+	if (now_ms - logged_ms >= EVENTLOG_REMINDER_MS)
+		return EVENTLOG_LOG_REMINDER;
+	return EVENTLOG_LOG_NONE;
+}
+
 /*
  * The log policy for a failing connector: one entry when it starts failing,
  * one when its error text changes, and while it keeps failing a reminder at
@@ -730,16 +746,20 @@ log_failing(struct eventlog *el, const struct elconn *c,
 	    d->error_message != NULL ? d->error_message :
 	    d->message != NULL ? d->message : "";
 	e = series_find(el, c->space, c->id, c->type_id, true);
-	if (e == NULL)
-		why = "failed";
-	else if (!e->failing)
-		why = "started failing:";
-	else if (d != NULL && (e->error == NULL || strcmp(e->error, text) != 0))
-		why = "keeps failing with another error:";
-	else if (now - e->logged_ms >= EVENTLOG_REMINDER_MS)
-		why = "is still failing (reminder, at most once an hour):";
-	else
+	switch (e == NULL ? EVENTLOG_LOG_STARTED : eventlog_log_decision(
+	    e->failing, e->error, d != NULL ? text : NULL, e->logged_ms, now)) {
+	case EVENTLOG_LOG_NONE:
 		return;
+	case EVENTLOG_LOG_STARTED:
+		why = "started failing:";
+		break;
+	case EVENTLOG_LOG_CHANGED:
+		why = "keeps failing with another error:";
+		break;
+	case EVENTLOG_LOG_REMINDER:
+		why = "is still failing (reminder, at most once an hour):";
+		break;
+	}
 	if (e != NULL) {
 		e->failing = true;
 		e->logged_ms = now;
@@ -931,7 +951,8 @@ eventlog_same(const void *a, const void *b)
 	    config_endpoint_equal(&x->cfg->elasticsearch, &y->cfg->elasticsearch) &&
 	    p->interval_usec == q->interval_usec &&
 	    p->lookback_usec == q->lookback_usec &&
-	    p->settle_delay_usec == q->settle_delay_usec;
+	    p->settle_delay_usec == q->settle_delay_usec &&
+	    p->series_retention_usec == q->series_retention_usec;
 }
 
 static void

@@ -1,14 +1,18 @@
 /*
- * util.c: clocks, the string buffer, strict parsers, base64.
+ * util.c: clocks, the string buffer, strict parsers, base64, opening
+ * regular files.
  */
 #include <sys/time.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -364,13 +368,28 @@ base64_encode(const void *data, size_t len)
 	return out;
 }
 
-void
-secret_free(char *s)
+int
+open_regular(const char *path, int *ret_fd, struct stat *ret_st)
 {
-	if (s == NULL)
-		return;
-	explicit_bzero(s, strlen(s));
-	free(s);
+	struct stat st;
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return S_ISDIR(st.st_mode) ? -EISDIR : -EBADFD;
+	}
+	*ret_fd = fd;
+	if (ret_st != NULL)
+		*ret_st = st;
+	return 0;
 }
 
 /*

@@ -29,9 +29,21 @@
 #define CONFIG_DEFAULT_EVENT_LOG_INTERVAL_USEC	(60 * UINT64_C(1000000))
 #define CONFIG_DEFAULT_EVENT_LOG_LOOKBACK_USEC	(15 * 60 * UINT64_C(1000000))
 #define CONFIG_DEFAULT_EVENT_LOG_SETTLE_USEC	(30 * UINT64_C(1000000))
+#define CONFIG_DEFAULT_EVENT_LOG_RETENTION_USEC	(24 * 3600 * UINT64_C(1000000))
 #define CONFIG_DEFAULT_PROBE_INTERVAL	(15 * 60 * UINT64_C(1000000))
 #define CONFIG_DEFAULT_PROBE_TIMEOUT	(30 * UINT64_C(1000000))
+/* The shortest probes[].interval; a test build may lower it with -D. */
+#ifndef CONFIG_PROBE_INTERVAL_MIN
 #define CONFIG_PROBE_INTERVAL_MIN	(60 * UINT64_C(1000000))
+#endif
+/* The shortest inventory and event-log intervals, and series retention (a
+ * test build lowers them too, to churn through hundreds of cycles). */
+#ifndef CONFIG_INTERVAL_MIN
+#define CONFIG_INTERVAL_MIN		UINT64_C(1000000)
+#endif
+#ifndef CONFIG_RETENTION_MIN
+#define CONFIG_RETENTION_MIN		(60 * UINT64_C(1000000))
+#endif
 
 /* Where a value came from, for error messages after loading. */
 struct config_pos {
@@ -69,6 +81,9 @@ struct event_log_config {
 	uint64_t	 interval_usec;
 	uint64_t	 lookback_usec;	/* first window starts at now - lookback */
 	uint64_t	 settle_delay_usec; /* windows end at now - settle_delay */
+	/* series of a connector gone from the inventory, without a counted run
+	 * for this long, are removed */
+	uint64_t	 series_retention_usec;
 };
 
 struct target_config {
@@ -131,13 +146,27 @@ struct config_errors {
 };
 
 /*
- * Loads and validates `path`, reading secret files (see README).  On success
+ * Loads and validates `path`, reading secret files (see README).  Every
+ * file is opened without blocking and must be a regular file.  On success
  * returns 0 and *ret owns a new configuration.  On failure returns a negative
  * errno (-EINVAL for validation errors) and appends every problem to errs.
  * A missing or unreadable file is one error with line 0 / column 0.
  */
 int	 config_load(const char *path, struct kcm_config **ret,
 	    struct config_errors *errs);
+
+/*
+ * config_load() without the file: parses len bytes at buf (need not be
+ * NUL-terminated).  `name` stands for the file in errors and becomes
+ * cfg->path; relative *_file names resolve against basedir (non-NULL).
+ * Secret and TLS files are read and checked as by config_load().
+ */
+int	 config_load_buffer(const char *name, const void *buf, size_t len,
+	    const char *basedir, struct kcm_config **ret,
+	    struct config_errors *errs);
+
+/* A Kibana space id as the configuration accepts it: [a-z0-9_-]+. */
+bool	 config_space_id_valid(const char *s);
 
 /* The built-in defaults (one target "default" at http://localhost:5601). */
 int	 config_default(struct kcm_config **ret);

@@ -158,13 +158,25 @@ struct engine_build;
 struct metrics;
 struct target_config;
 
-/*
- * The series of a connector that is neither in the inventory nor had a
- * counted run within this long are removed.
- */
-#define EVENTLOG_SERIES_RETENTION_MS	(24 * 3600 * INT64_C(1000))
 /* A connector that keeps failing is logged again at most this often. */
 #define EVENTLOG_REMINDER_MS		(3600 * INT64_C(1000))
+
+/* What to log about a connector with failures in the window. */
+enum eventlog_log {
+	EVENTLOG_LOG_NONE,
+	EVENTLOG_LOG_STARTED,	/* it was not failing */
+	EVENTLOG_LOG_CHANGED,	/* another error text than the one logged */
+	EVENTLOG_LOG_REMINDER,	/* the same, EVENTLOG_REMINDER_MS after the last */
+};
+
+/*
+ * The log policy (pure): failing = its last logged state, logged_error the
+ * error text logged then (NULL: none), error this window's newest error
+ * text (NULL: details unavailable, never a change), logged_ms when it was
+ * last logged, now_ms now.
+ */
+enum eventlog_log eventlog_log_decision(bool failing, const char *logged_error,
+	    const char *error, int64_t logged_ms, int64_t now_ms);
 
 /* Later polls start every event_log.interval * (1 +- this). */
 #define EVENTLOG_JITTER		0.05

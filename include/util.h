@@ -103,7 +103,15 @@ sat_add_u64(uint64_t a, uint64_t b)
 	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
-/* Overwrites then frees a secret string; NULL-safe. */
-void	 secret_free(char *s);
+/*
+ * Opens a file the configuration names, for reading, without blocking on it
+ * (O_NONBLOCK: a FIFO, terminal or device named by mistake cannot stall the
+ * caller) and checks that it is a regular file.  Returns 0 and *ret_fd (and
+ * *ret_st unless NULL), or a negative errno: open()'s or fstat()'s, -EISDIR
+ * for a directory, -EBADFD for any other kind of file.  Reads from the fd
+ * never block: it is a regular file.
+ */
+struct stat;
+int	 open_regular(const char *path, int *ret_fd, struct stat *ret_st);
 
 #endif /* KCM_UTIL_H */

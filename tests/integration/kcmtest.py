@@ -1,7 +1,9 @@
 """Shared harness for kibana-connector-monitor's integration tests.
 
 Each test runs the real binary ($KCM_BINARY, default build/kibana-connector-
-monitor) against the fake Kibana (tests/fakes/fake_kibana.py) started
+monitor; tests that need probe intervals under one minute run the test-only
+build $KCM_TEST_BINARY, default kibana-connector-monitor-testbuild next to
+$KCM_BINARY, which is the same code with a 1 s minimum) against the fake Kibana (tests/fakes/fake_kibana.py) started
 in-process, over loopback.  No fixed sleeps: everything waits on a condition
 with a deadline (wait_until / wait_metrics).
 
@@ -38,8 +40,12 @@ sys.path.insert(0, FAKES)
 
 from fake_kibana import FakeKibana, boom, encode_json, SAMPLE_DATA  # noqa: E402
 
-BINARY = os.environ.get("KCM_BINARY") or os.path.join(REPO, "build",
-                                                      "kibana-connector-monitor")
+# Absolute: the daemon runs with the test's temporary directory as its cwd.
+BINARY = os.path.abspath(os.environ.get("KCM_BINARY") or os.path.join(
+    REPO, "build", "kibana-connector-monitor"))
+# The test-only build (CMakeLists.txt, BUILD_TESTING): never installed.
+TEST_BINARY = os.path.abspath(os.environ.get("KCM_TEST_BINARY") or os.path.join(
+    os.path.dirname(BINARY), "kibana-connector-monitor-testbuild"))
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 VERSION = "0.1.0"
 USER_AGENT = "kibana-connector-monitor/%s" % VERSION
@@ -433,12 +439,13 @@ _SANITIZER = re.compile(r"(ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime 
 
 
 class Daemon:
-    def __init__(self, test, args, env=None, prefix=None, pass_fds=()):
+    def __init__(self, test, args, env=None, prefix=None, pass_fds=(), binary=None):
         # prefix: argv run before the binary (e.g. an `unshare`/`sh -c ... exec "$@"`
         # wrapper that ends in exec, so the pid stays the daemon's); pass_fds:
-        # descriptors the daemon inherits (socket activation tests).
+        # descriptors the daemon inherits (socket activation tests); binary:
+        # BINARY unless given (TEST_BINARY for short probe intervals).
         self.test = test
-        self.args = list(prefix or []) + [BINARY] + list(args)
+        self.args = list(prefix or []) + [binary or BINARY] + list(args)
         n = len(test._daemons)
         self.stdout_path = os.path.join(test.tmp, "daemon%d.stdout" % n)
         self.stderr_path = os.path.join(test.tmp, "daemon%d.stderr" % n)
@@ -571,6 +578,7 @@ class Daemon:
 
 class KcmTestCase(unittest.TestCase):
     max_requests = 3000     # per fake, over the whole test
+    time_limit = TEST_TIMEOUT   # seconds per test; a class may allow more
 
     @classmethod
     def setUpClass(cls):
@@ -586,10 +594,12 @@ class KcmTestCase(unittest.TestCase):
         self.addCleanup(self._cleanup_tmp)
         self.addCleanup(self._final_checks)
 
+        limit = max(self.time_limit, TEST_TIMEOUT)
+
         def on_alarm(signum, frame):
-            raise TestTimeout("test exceeded %d s" % TEST_TIMEOUT)
+            raise TestTimeout("test exceeded %d s" % limit)
         self._old_alarm = signal.signal(signal.SIGALRM, on_alarm)
-        signal.alarm(TEST_TIMEOUT)
+        signal.alarm(limit)
 
     def _test_failed(self):
         """True once a failure or error of this test (or a subtest) is recorded."""
@@ -687,9 +697,12 @@ class KcmTestCase(unittest.TestCase):
         return p
 
     def target(self, fake=None, name="kib", url=None, api_key=API_KEY, basic=None,
-               spaces="all", interval="1s", timeout="2s", max_response_bytes=None,
+               spaces="all", interval="1s", timeout="10s", max_response_bytes=None,
                ca_file=None, max_parallel_requests=None, **extra):
-        """A target mapping for write_config()."""
+        """A target mapping for write_config().  The default timeout (the
+        daemon's own default) is one a loaded machine does not hit by
+        accident; tests that want timeouts set a short one and a fake that
+        never answers."""
         kib = {"url": url or fake.url}
         if api_key is not None:
             fn = "api-key-%s" % name
@@ -756,23 +769,34 @@ class KcmTestCase(unittest.TestCase):
         return new
 
     def start_daemon(self, targets=None, config=None, args=None, wait=True, env=None,
-                     prefix=None, pass_fds=(), **cfg_kw):
+                     prefix=None, pass_fds=(), binary=None, **cfg_kw):
         """Starts the daemon on a config (written from `targets` unless
-        `config` is a path) and waits for its listen= line."""
+        `config` is a path) and waits for its listen= line.  binary:
+        BINARY unless given (self.short_interval_binary() for short probe
+        intervals)."""
         if config is None:
             config = self.write_config(targets, **cfg_kw)
         d = Daemon(self, ["--config", config] + list(args or []), env=env,
-                   prefix=prefix, pass_fds=pass_fds)
+                   prefix=prefix, pass_fds=pass_fds, binary=binary)
         self._daemons.append(d)
         if wait:
             d.wait_listen()
         return d
 
-    def run_cli(self, args, timeout=30, env=None):
+    def short_interval_binary(self):
+        """TEST_BINARY (probe intervals down to 1 s); fails when not built,
+        since skipping would silently drop the probe schedule tests."""
+        if not os.access(TEST_BINARY, os.X_OK):
+            self.fail("test build %s not found: build with BUILD_TESTING on "
+                      "(target kibana-connector-monitor-testbuild) or set "
+                      "KCM_TEST_BINARY" % TEST_BINARY)
+        return TEST_BINARY
+
+    def run_cli(self, args, timeout=30, env=None, binary=None):
         """Runs the binary to completion: CompletedProcess with bytes output."""
         e = dict(os.environ)
         e.update(env or {})
-        p = subprocess.run([BINARY] + list(args), stdin=subprocess.DEVNULL,
+        p = subprocess.run([binary or BINARY] + list(args), stdin=subprocess.DEVNULL,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            timeout=timeout, cwd=self.tmp, env=e)
         err = p.stderr.decode("utf-8", "replace")

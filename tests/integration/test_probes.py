@@ -3,21 +3,28 @@
 Every classification against the fake's _execute (kibana-api.md 6.1, 6.3),
 the request log (only configured connectors, headers, body), transition
 logging, first-run spread and no overlap of one probe with itself.
+
+Tests that watch several runs of one probe use the test-only build
+(kcmtest.TEST_BINARY), whose minimum probe interval is 1 s instead of 1 min;
+the shipped binary rejects such intervals (test_short_interval_only_in_test_build).
 """
 
 import http.client
 import json
+import os
+import re
+import subprocess
+import time
 import urllib.parse
 
 from kcmtest import (
-    API_KEY, SERVERLOG, WEBHOOK, INDEX, KcmTestCase, check_exposition, to_yaml,
+    API_KEY, BINARY, SERVERLOG, WEBHOOK, INDEX, KcmTestCase, check_exposition, to_yaml,
     wait_until)
 from fake_kibana import EXECUTE_OUTCOMES
 
 MSGID = "0146b62465c8449cbe696cc3af219989"
 PROBE_RESULTS = ("ok", "connector_error", "not_found", "forbidden", "bad_request",
                  "http_error", "timeout", "transport", "invalid_response")
-SCALE_ENV = {"KCM_TEST_PROBE_INTERVAL_SCALE": "0.01"}   # 1m -> 0.6s
 
 # outcome name -> expected probe result
 OUTCOME_RESULT = {
@@ -120,8 +127,13 @@ class ProbeTest(KcmTestCase):
                 self.assertEqual(m.value("kibana_connector_probe_success", target=target,
                                          space=space, connector_id=cid),
                                  1 if result == "ok" else 0)
-                self.assertIsNotNone(m.value("kibana_connector_probe_duration_seconds",
-                                             target=target, space=space, connector_id=cid))
+                dur = m.value("kibana_connector_probe_duration_seconds",
+                              target=target, space=space, connector_id=cid)
+                # seconds, not ms or us: under the 40 s the whole run may take
+                self.assertGreaterEqual(dur, 0)
+                self.assertLess(dur, 40)
+                if cid == "probe-slow":     # ran into its 1 s timeout
+                    self.assertGreaterEqual(dur, 0.9)
                 self.assertGreater(m.value("kibana_connector_probe_last_run_timestamp_seconds",
                                            target=target, space=space, connector_id=cid), 1e9)
         # one request per probe of the fake's targets, to exactly those paths
@@ -262,6 +274,7 @@ class ProbeTest(KcmTestCase):
                    "params": {"message": "m"}} for i in range(40)]
         cfg = self.write_probe_config([self.target(fake, interval="1h")], probes,
                                       log_level="debug")
+        spawned = time.monotonic()
         d = self.start_daemon(config=cfg)
         wait_until(lambda: len([r for r in d.log_records()
                                 if r and "first_run_seconds" in r]) == 40,
@@ -275,24 +288,33 @@ class ProbeTest(KcmTestCase):
         self.assertLess(vals[0], 15.0, vals)
         self.assertGreater(vals[-1], 45.0, vals)
         self.assertGreater(len(set(vals)), 30, vals)    # 0.1 s resolution
-        # nothing ran at start-up: no burst
-        self.assertLessEqual(len(self.execute_requests(fake)), 5)
+        # nothing ran at start-up: no burst.  No probe ran before its
+        # announced offset (printed rounded to 0.1 s) from the daemon's
+        # spawn, however long the machine took to get here.
+        for r in self.execute_requests(fake):
+            cid = urllib.parse.unquote(r["path"].split("/")[-2])
+            self.assertGreaterEqual(r["time"] - spawned, offs[cid] - 0.05,
+                                    "probe %s ran %.2fs after start, announced %.1fs"
+                                    % (cid, r["time"] - spawned, offs[cid]))
 
     def test_no_overlap_with_itself(self):
         fake = self.start_fake()
         fake.set_execute_result("default", SERVERLOG, outcome="ok", delay=1.5)
-        probes = [{"connector_id": SERVERLOG, "interval": "1m", "timeout": "10s",
+        # interval 1 s (+-10 %) < the 1.5 s the connector takes
+        probes = [{"connector_id": SERVERLOG, "interval": "1s", "timeout": "30s",
                    "params": {"message": "m"}}]
         cfg = self.write_probe_config([self.target(fake, interval="1h")], probes,
                                       log_level="debug")
-        d = self.start_daemon(config=cfg, env=SCALE_ENV)    # interval ~0.6 s
+        d = self.start_daemon(config=cfg, binary=self.short_interval_binary())
         wait_until(lambda: len(self.execute_requests(fake)) >= 4, timeout=20,
                    what="4 runs")
         times = [r["time"] for r in self.execute_requests(fake)]
         for a, b in zip(times, times[1:]):
             self.assertGreaterEqual(b - a, 1.4, times)
+        # the skipped run is logged (today "still in flight"; the check
+        # engine says "still going, skipping this one")
         self.assertTrue([r for r in d.log_records() if r and
-                         "still in flight" in r.get("msg", "")])
+                         re.search(r"still in flight|still going", r.get("msg", ""))])
         d.wait_metrics(lambda m: (m.get("kibana_connector_probe_runs_total", target="kib",
                                           space="default", connector_id=SERVERLOG,
                                           result="ok") or 0) >= 3)
@@ -300,9 +322,9 @@ class ProbeTest(KcmTestCase):
     def test_transitions_logged_once(self):
         fake = self.start_fake()
         cid = SERVERLOG
-        probes = [{"connector_id": cid, "interval": "1m", "params": {"message": "m"}}]
+        probes = [{"connector_id": cid, "interval": "1s", "params": {"message": "m"}}]
         cfg = self.write_probe_config([self.target(fake, interval="1h")], probes)
-        d = self.start_daemon(config=cfg, env=SCALE_ENV)
+        d = self.start_daemon(config=cfg, binary=self.short_interval_binary())
 
         def runs(result):
             def get(m):
@@ -376,13 +398,25 @@ class ProbeTest(KcmTestCase):
             head + "probes:\n  - target: a\n    connector_id: x\n    params: [1]\n",
             "bad.yml:9:13: 'params': expected a mapping")
 
+    def test_short_interval_only_in_test_build(self):
+        text = ("targets:\n  - name: a\n    kibana: {url: 'http://127.0.0.1:9'}\n"
+                "probes:\n  - target: a\n    connector_id: x\n    interval: 2s\n"
+                "    params: {}\n")
+        cfg = self.write_file("short.yml", text)
+        p = self.run_cli(["--config", cfg, "--check-config"])
+        self.assertNotEqual(p.returncode, 0, "the shipped binary accepts a 2 s probe interval")
+        self.assertIn("short.yml:7:15: 'interval': '2s' is out of range (1m..", p.stderr.decode())
+        p = self.run_cli(["--config", cfg, "--check-config"],
+                         binary=self.short_interval_binary())
+        self.assertEqual(p.returncode, 0, p.stderr.decode(errors="replace"))
+
     def test_reload_keeps_running_and_drops_removed(self):
         import signal
         fake = self.start_fake()
-        keep = {"connector_id": SERVERLOG, "interval": "1m", "params": {"message": "m"}}
-        gone = {"connector_id": INDEX, "interval": "1m", "params": {"documents": [{"a": 1}]}}
+        keep = {"connector_id": SERVERLOG, "interval": "1s", "params": {"message": "m"}}
+        gone = {"connector_id": INDEX, "interval": "1s", "params": {"documents": [{"a": 1}]}}
         cfg = self.write_probe_config([self.target(fake, interval="1h")], [keep, gone])
-        d = self.start_daemon(config=cfg, env=SCALE_ENV)
+        d = self.start_daemon(config=cfg, binary=self.short_interval_binary())
 
         def ok_runs(m, cid):
             return m.get("kibana_connector_probe_runs_total", target="kib", space="default",
@@ -420,3 +454,34 @@ class ProbeTest(KcmTestCase):
         for i in range(8):
             self.assertEqual(m.value("kibana_connector_probe_success", target="kib",
                                      space="default", connector_id="par-%d" % i), 1)
+
+
+class NoTestHookInReleaseTest(KcmTestCase):
+    """Nothing that makes probes run more often than configured ships: no
+    test environment variable in the release binary, and the test-only build
+    is not installed (tests/package/test_deb.sh checks the .deb likewise)."""
+
+    def test_release_binary_has_no_test_switch(self):
+        with open(BINARY, "rb") as f:
+            data = f.read()
+        for needle in (b"KCM_TEST", b"INTERVAL_SCALE", b"testbuild"):
+            # assertFalse: assertNotIn would print the whole binary
+            self.assertFalse(needle in data, "release binary %s contains %r" % (BINARY, needle))
+
+    def test_install_tree_has_no_test_build(self):
+        build = os.path.dirname(BINARY)
+        if not os.path.exists(os.path.join(build, "cmake_install.cmake")):
+            self.skipTest("%s is not a CMake build directory" % build)
+        root = self.path("destdir")
+        env = dict(os.environ, DESTDIR=root)
+        p = subprocess.run(["cmake", "--install", build], env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stdout.decode(errors="replace")[-2000:])
+        files = []
+        for dirpath, _, names in os.walk(root):
+            files += [os.path.relpath(os.path.join(dirpath, n), root) for n in names]
+        bins = [f for f in files if os.path.basename(f) == "kibana-connector-monitor"]
+        self.assertEqual(len(bins), 1, files)       # the check can see an installed binary
+        self.assertFalse([f for f in files if "testbuild" in f], files)
+        with open(os.path.join(root, bins[0]), "rb") as fh:
+            self.assertFalse(b"KCM_TEST" in fh.read(), "installed %s names KCM_TEST" % bins[0])

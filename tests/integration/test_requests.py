@@ -102,7 +102,7 @@ class RequestsTest(KcmTestCase):
                 fake = self.start_fake()
                 fake.add_fault(".", delay=0.2)     # every request takes 0.2 s
                 d = self.start_daemon([self.target(fake, max_parallel_requests=limit,
-                                                   timeout="3s")])
+                                                   timeout="30s")])
                 self.wait_all_up(d, timeout=20)
                 self.wait_cycles(fake, 1)
                 self.assertLessEqual(fake.max_in_flight, limit)
@@ -118,9 +118,10 @@ class RequestsTest(KcmTestCase):
         times = [r["time"] for r in fake.requests if r["path"] == "/api/actions/connector_types"]
         span = times[-1] - times[0]
         cycles = len(times) - 1
-        # jitter is allowed, a hot loop is not
+        # jitter is allowed, a hot loop is not; the upper bound only tells
+        # 1 s from the 60 s default (a loaded machine may stretch cycles)
         self.assertGreaterEqual(span / cycles, 0.5, times)
-        self.assertLessEqual(span / cycles, 3.0, times)
+        self.assertLessEqual(span / cycles, 10.0, times)
 
     def test_space_ids_are_percent_encoded(self):
         data = load_sample()

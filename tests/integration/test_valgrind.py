@@ -51,6 +51,10 @@ def failure_doc(ms, cid="0b3f2c5e-8a57-4c7e-9a1d-2f6b0d7e9c11", outcome="failure
 @unittest.skipIf(VALGRIND is None, "valgrind is not installed")
 @unittest.skipIf(asan_build(), "sanitizer build: valgrind cannot run it")
 class ValgrindTest(KcmTestCase):
+    # valgrind is slow, more so on a loaded machine: the waits below allow
+    # up to 120 s (--once) and 60 s per step; the default 60 s per test
+    # would cut them short
+    time_limit = 240
 
     def vg_args(self, log):
         return [VALGRIND, "--quiet", "--leak-check=full",

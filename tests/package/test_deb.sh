@@ -77,8 +77,17 @@ dpkg-deb -f "$deb" Maintainer | grep -vq 'example\.' || { echo "FAIL: placeholde
 grep -q '\./usr/share/man/man8/kibana-connector-monitor\.8\.gz$' "$work/contents"
 grep -q '\./usr/share/doc/kibana-connector-monitor/copyright$' "$work/contents"
 grep -q '\./usr/share/doc/kibana-connector-monitor/changelog\.Debian\.gz$' "$work/contents"
+# No test hook ships: the test-only build (short probe intervals) is never
+# packaged, and nothing in the package names a KCM_TEST_* switch.
+if grep -q testbuild "$work/contents"; then
+	echo "FAIL: the .deb contains the test-only build"; exit 1
+fi
 mkdir "$work/x"
 dpkg-deb -x "$deb" "$work/x"
+if grep -rqa KCM_TEST "$work/x"; then
+	echo "FAIL: the .deb contains a KCM_TEST test switch:"
+	grep -rla KCM_TEST "$work/x"; exit 1
+fi
 file "$work/x/usr/bin/$pkg" | grep -q ', stripped' || { echo "FAIL: the binary is not stripped"; exit 1; }
 ls "$work"/build/${pkg}-dbgsym_*.ddeb
 

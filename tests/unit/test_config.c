@@ -4,6 +4,7 @@
  * permissions it needs) there, loads it and checks the struct or the exact
  * errors (line:column: message).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -1017,8 +1018,8 @@ api_key_err(struct t *t, const char *content, mode_t mode, const char *msg)
 	int r;
 
 	r = load_api_key(t, content, mode);
-	xsnprintf(full, sizeof(full), "secret file '%s' %s", path_in(t, "key"),
-	    msg);
+	xsnprintf(full, sizeof(full), "'api_key_file': secret file '%s' %s",
+	    path_in(t, "key"), msg);
 	if (r != -EINVAL || t->errs.n != 1)
 		dump_errors(t);
 	assert_int_equal(r, -EINVAL);
@@ -1107,8 +1108,8 @@ test_secret_file_problems(void **state)
 
 	api_key_config(t, "missing-key");
 	assert_int_equal(config_load(t->cfg, &t->c, &t->errs), -EINVAL);
-	xsnprintf(msg, sizeof(msg), "cannot open secret file '%s': No such "
-	    "file or directory", path_in(t, "missing-key"));
+	xsnprintf(msg, sizeof(msg), "'api_key_file': secret file '%s' cannot "
+	    "be opened: No such file or directory", path_in(t, "missing-key"));
 	assert_int_equal(t->errs.n, 1);
 	assert_string_equal(t->errs.v[0].message, msg);
 
@@ -1116,8 +1117,8 @@ test_secret_file_problems(void **state)
 	assert_int_equal(mkdir(path_in(t, "keydir"), 0700), 0);
 	api_key_config(t, "keydir");
 	assert_int_equal(config_load(t->cfg, &t->c, &t->errs), -EINVAL);
-	xsnprintf(msg, sizeof(msg), "secret file '%s' is not a regular file",
-	    path_in(t, "keydir"));
+	xsnprintf(msg, sizeof(msg), "'api_key_file': secret file '%s' is not "
+	    "a regular file", path_in(t, "keydir"));
 	assert_true(has_error(t, 5, 21, msg));
 }
 
@@ -1310,12 +1311,13 @@ test_tls_files(void **state)
 	    5, 25, "'client_cert_file' requires 'client_key_file'");
 	kibana_err(t, "      url: https://k\n      client_key_file: c.key\n",
 	    5, 24, "'client_key_file' requires 'client_cert_file'");
-	xsnprintf(msg, sizeof(msg), "secret file '%s' is readable by group or "
-	    "others (mode 0644); run chmod 600 on it", path_in(t, "open.key"));
+	xsnprintf(msg, sizeof(msg), "'client_key_file': secret file '%s' is "
+	    "readable by group or others (mode 0644); run chmod 600 on it",
+	    path_in(t, "open.key"));
 	kibana_err(t, "      url: https://k\n      client_cert_file: c.crt\n"
 	    "      client_key_file: open.key\n", 6, 24, msg);
-	xsnprintf(msg, sizeof(msg), "cannot open secret file '%s'",
-	    path_in(t, "gone.key"));
+	xsnprintf(msg, sizeof(msg), "'client_key_file': secret file '%s' "
+	    "cannot be opened", path_in(t, "gone.key"));
 	kibana_err(t, "      url: https://k\n      client_cert_file: c.crt\n"
 	    "      client_key_file: gone.key\n", 6, 24, msg);
 }
@@ -1352,6 +1354,114 @@ test_missing_file(void **state)
 	/* errs may be NULL */
 	assert_int_equal(config_load(path_in(t, "nope.yml"), &c, NULL),
 	    -ENOENT);
+}
+
+/* ---- files that are not regular files --------------------------------- */
+
+/*
+ * A FIFO, a directory or a device named by the configuration is refused
+ * with an error naming it.  Opening a FIFO that has no writer would block
+ * forever without O_NONBLOCK, so each test arms alarm(): a regression fails
+ * (SIGALRM) instead of hanging.
+ */
+
+static void
+test_config_file_not_regular(void **state)
+{
+	struct t *t = *state;
+	struct kcm_config *c;
+	char fifo[PATH_MAX], dir[PATH_MAX];
+	const char *paths[] = { fifo, dir, "/dev/null" };
+	size_t i;
+	int r;
+
+	alarm(10);
+	xsnprintf(fifo, sizeof(fifo), "%s", path_in(t, "fifo.yml"));
+	xsnprintf(dir, sizeof(dir), "%s", path_in(t, "dir.yml"));
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	for (i = 0; i < ELEMENTSOF(paths); i++) {
+		c = (struct kcm_config *)&c;	/* sentinel */
+		config_errors_free(&t->errs);
+		r = config_load(paths[i], &c, &t->errs);
+		if (t->errs.n != 1)
+			dump_errors(t);
+		assert_true(r == -EBADFD || r == -EISDIR);
+		assert_ptr_equal(c, (struct kcm_config *)&c);	/* untouched */
+		assert_int_equal(t->errs.n, 1);
+		assert_string_equal(t->errs.v[0].file, paths[i]);
+		assert_int_equal(t->errs.v[0].line, 0);
+		assert_int_equal(t->errs.v[0].column, 0);
+		assert_string_equal(t->errs.v[0].message, "not a regular file");
+	}
+	alarm(0);
+}
+
+static void
+test_secret_files_not_regular(void **state)
+{
+	struct t *t = *state;
+	char fifo[PATH_MAX], msg[PATH_MAX + 128], yaml[PATH_MAX + 256];
+
+	alarm(10);
+	xsnprintf(fifo, sizeof(fifo), "%s", path_in(t, "key.fifo"));
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	write_file(t, "c.crt", "crt", 0644);
+
+	xsnprintf(msg, sizeof(msg), "'api_key_file': secret file '%s' is not "
+	    "a regular file", fifo);
+	kibana_err(t, "      url: https://k\n      api_key_file: key.fifo\n",
+	    5, 21, msg);
+	xsnprintf(msg, sizeof(msg), "'password_file': secret file '%s' is not "
+	    "a regular file", fifo);
+	kibana_err(t, "      url: https://k\n      username: u\n"
+	    "      password_file: key.fifo\n", 6, 22, msg);
+	xsnprintf(msg, sizeof(msg), "'client_key_file': secret file '%s' is "
+	    "not a regular file", fifo);
+	kibana_err(t, "      url: https://k\n      client_cert_file: c.crt\n"
+	    "      client_key_file: key.fifo\n", 6, 24, msg);
+	/* the same for elasticsearch: */
+	xsnprintf(yaml, sizeof(yaml),
+	    "targets:\n"
+	    "  - name: a\n"
+	    "    kibana: {url: 'http://k'}\n"
+	    "    elasticsearch:\n"
+	    "      url: http://es\n"
+	    "      api_key_file: %s\n", fifo);
+	xsnprintf(msg, sizeof(msg), "'api_key_file': secret file '%s' is not "
+	    "a regular file", fifo);
+	load_err(t, yaml, 6, 21, msg);
+	/* a character device */
+	kibana_err(t, "      url: https://k\n      api_key_file: /dev/null\n",
+	    5, 21, "'api_key_file': secret file '/dev/null' is not a regular "
+	    "file");
+	alarm(0);
+}
+
+static void
+test_tls_files_not_regular(void **state)
+{
+	struct t *t = *state;
+	char fifo[PATH_MAX], msg[PATH_MAX + 128];
+
+	alarm(10);
+	xsnprintf(fifo, sizeof(fifo), "%s", path_in(t, "ca.fifo"));
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	write_file(t, "c.key", "key", 0600);
+
+	xsnprintf(msg, sizeof(msg), "'ca_file': '%s' is not a regular file",
+	    fifo);
+	kibana_err(t, "      url: https://k\n      ca_file: ca.fifo\n", 5, 16,
+	    msg);
+	xsnprintf(msg, sizeof(msg), "'client_cert_file': '%s' is not a "
+	    "regular file", fifo);
+	kibana_err(t, "      url: https://k\n      client_cert_file: ca.fifo\n"
+	    "      client_key_file: c.key\n", 5, 25, msg);
+	kibana_err(t, "      url: https://k\n      ca_file: /dev/null\n", 5, 16,
+	    "'ca_file': '/dev/null' is not a regular file");
+	kibana_err(t, "      url: https://k\n      ca_file: /\n", 5, 16,
+	    "'ca_file': '/' is not a regular file");
+	alarm(0);
 }
 
 static void
@@ -1499,6 +1609,84 @@ test_errors_appended(void **state)
 	load_err(t, "\"a\\tb\": 1\n", 1, 1, "unknown key 'a?b'");
 }
 
+/*
+ * Values in messages are cut after 200 bytes, before a character and not
+ * inside one: the message stays valid UTF-8 (fuzz_config checks it).
+ */
+static void
+test_long_values_cut(void **state)
+{
+	struct t *t = *state;
+	char yaml[512], want[512];
+
+	memset(yaml, 'a', 199);
+	xsnprintf(yaml + 199, sizeof(yaml) - 199, "\xc3\xa9: 1\n");
+	memset(want, 'a', 199);
+	xsnprintf(want + 199, sizeof(want) - 199, "...' at the top level");
+	load_err(t, yaml, 1, 1, want);
+
+	memset(yaml, 'a', 200);
+	xsnprintf(yaml + 200, sizeof(yaml) - 200, "\xc3\xa9: 1\n");
+	memset(want, 'a', 200);
+	xsnprintf(want + 200, sizeof(want) - 200, "...' at the top level");
+	load_err(t, yaml, 1, 1, want);
+
+	memset(yaml, 'a', 198);
+	xsnprintf(yaml + 198, sizeof(yaml) - 198, "\xc3\xa9: 1\n");
+	memset(want, 'a', 198);
+	xsnprintf(want + 198, sizeof(want) - 198, "\xc3\xa9' at the top level");
+	load_err(t, yaml, 1, 1, want);
+}
+
+/* ---- the checked-in data files ---------------------------------------- */
+
+/*
+ * tests/unit/data/config/ doubles as the seed corpus of fuzz/fuzz_config.c:
+ * every ok-*.yml loads, every other file fails with errors at positions in
+ * the file (relative file names resolve against that directory, where no
+ * secret file exists).
+ */
+static void
+test_data_files(void **state)
+{
+	struct t *t = *state;
+	char dir[PATH_MAX], path[PATH_MAX];
+	struct dirent **ents;
+	const char *name;
+	size_t k;
+	int i, n, r, nfiles = 0;
+
+	source_root_file("tests/unit/data/config", dir, sizeof(dir));
+	n = scandir(dir, &ents, NULL, alphasort);
+	assert_true(n > 0);
+	for (i = 0; i < n; i++) {
+		name = ents[i]->d_name;
+		if (name[0] != '.') {
+			xsnprintf(path, sizeof(path), "%s/%s", dir, name);
+			config_free(t->c);
+			t->c = NULL;
+			config_errors_free(&t->errs);
+			r = config_load(path, &t->c, &t->errs);
+			fprintf(stderr, "%s: %d, %zu error(s)\n", name, r,
+			    t->errs.n);
+			if (strncmp(name, "ok-", 3) == 0) {
+				if (r != 0)
+					dump_errors(t);
+				assert_int_equal(r, 0);
+			} else {
+				assert_int_equal(r, -EINVAL);
+				assert_true(t->errs.n > 0);
+			}
+			for (k = 0; k < t->errs.n; k++)
+				assert_true(t->errs.v[k].line > 0);
+			nfiles++;
+		}
+		free(ents[i]);
+	}
+	free(ents);
+	assert_true(nfiles >= 3);
+}
+
 int
 main(void)
 {
@@ -1537,11 +1725,16 @@ main(void)
 		T(test_credentials_directory),
 		T(test_tls_files),
 		T(test_missing_file),
+		T(test_config_file_not_regular),
+		T(test_secret_files_not_regular),
+		T(test_tls_files_not_regular),
 		T(test_empty_and_non_mapping),
 		T(test_yaml_syntax_errors),
 		T(test_deep_nesting),
 		T(test_multiple_errors),
 		T(test_errors_appended),
+		T(test_long_values_cut),
+		T(test_data_files),
 	};
 #undef T
 

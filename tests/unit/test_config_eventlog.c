@@ -95,6 +95,35 @@ test_unknown_keys(void **state)
 	    "      lookbak: 5m\n", 6, 7, "lookbak");
 }
 
+/* issue 9: where the window is kept, and how long idle series stay. */
+static void
+test_state_directory_and_retention(void **state)
+{
+	struct t *t = *state;
+	char want[PATH_MAX + 16], *slash;
+
+	load_ok(t, ONE_TARGET);
+	assert_null(t->c->state_directory);	/* $STATE_DIRECTORY then */
+	assert_true(t->c->targets[0].event_log.series_retention_usec ==
+	    24 * 3600 * USEC_PER_SEC);
+	load_ok(t, "state_directory: state\n" ONE_TARGET
+	    "    event_log:\n"
+	    "      series_retention: 2h\n");
+	/* relative to the configuration file's folder */
+	snprintf(want, sizeof(want), "%s", t->path);
+	slash = strrchr(want, '/');
+	assert_non_null(slash);
+	snprintf(slash + 1, sizeof(want) - (size_t)(slash + 1 - want), "state");
+	assert_string_equal(t->c->state_directory, want);
+	assert_true(t->c->targets[0].event_log.series_retention_usec ==
+	    2 * 3600 * USEC_PER_SEC);
+	load_err_like(t, ONE_TARGET
+	    "    event_log:\n"
+	    "      series_retention: 10s\n", 5, 25, "series_retention");
+	load_err_like(t, "state_directory: [a]\n" ONE_TARGET, 1, 18,
+	    "state_directory");
+}
+
 static void
 test_bad_values(void **state)
 {
@@ -154,6 +183,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_absent_means_no_event_log, setup, teardown),
 		cmocka_unit_test(test_builtin_default_reads_local_es),
 		cmocka_unit_test_setup_teardown(test_full_blocks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_state_directory_and_retention,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_secret_file_permissions, setup, teardown),
