@@ -38,14 +38,20 @@ usage(FILE *f)
 	    "Watches Kibana alerting connectors and serves their health as\n"
 	    "Prometheus metrics.\n"
 	    "\n"
-	    "  -c, --config FILE   configuration file (default %s;\n"
-	    "                      built-in defaults when that file does not exist)\n"
+	    "  -c, --config FILE   configuration file (default below; without --config\n"
+	    "                      and when that file does not exist: built-in defaults)\n"
 	    "  -t, --check-config  validate the configuration and secret files, print\n"
 	    "                      'configuration OK' or every error, send no request\n"
-	    "      --once          poll every target once, print the metrics, exit 0\n"
-	    "                      when every request succeeded, else 1\n"
+	    "      --once          run every job once (each target's inventory poll,\n"
+	    "                      each event-log search and EVERY CONFIGURED PROBE: the\n"
+	    "                      probed connectors really execute and send real\n"
+	    "                      notifications), print the metrics, exit 0 when\n"
+	    "                      every request succeeded, else 1\n"
 	    "  -V, --version       print the version and library versions\n"
-	    "  -h, --help          print this help\n",
+	    "  -h, --help          print this help\n"
+	    "\n"
+	    "Default configuration file (this build):\n"
+	    "  %s\n",
 	    CONFIG_DEFAULT_PATH);
 }
 

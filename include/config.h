@@ -12,7 +12,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* Set by CMake to <sysconfdir>/kibana-connector-monitor/config.yml. */
+#ifndef CONFIG_DEFAULT_PATH
 #define CONFIG_DEFAULT_PATH		"/etc/kibana-connector-monitor/config.yml"
+#endif
 #define CONFIG_DEFAULT_LISTEN_HOST	"127.0.0.1"
 #define CONFIG_DEFAULT_LISTEN_PORT	9479
 #define CONFIG_DEFAULT_TARGET_NAME	"default"

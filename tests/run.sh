@@ -13,6 +13,7 @@ packages=(gcc cmake make pkg-config python3 openssl curl
 	prometheus	# promtool (scrapes, alert rules) and the server for test_dashboard
 	prometheus-alertmanager	# test_alerting: the rules end to end
 	systemd systemd-container dpkg-dev util-linux	# nspawn, .deb, unshare/nsenter
+	file lintian mandoc				# the .deb's checks
 	valgrind)
 missing=()
 for p in "${packages[@]}"; do
