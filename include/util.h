@@ -70,6 +70,13 @@ int	 parse_uint64(const char *s, uint64_t *ret);
 int	 parse_duration(const char *s, uint64_t *ret_usec);
 int	 parse_size(const char *s, uint64_t *ret_bytes);
 
+/*
+ * a + b, or UINT64_MAX when the sum does not fit: for counters fed by
+ * another program (Elasticsearch doc_count), which must stick at the top
+ * rather than wrap to a small number.
+ */
+uint64_t sat_add_u64(uint64_t a, uint64_t b);
+
 /* Formats a duration as the shortest of "250ms", "30s", "5m", "1h30m". */
 void	 format_duration(uint64_t usec, char *buf, size_t bufsz);
 
