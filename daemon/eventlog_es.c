@@ -1,7 +1,7 @@
 /*
  * eventlog_es.c: the event-log searches as data: request bodies and the
  * classification and parsing of Elasticsearch answers.  Pure functions (no
- * clock, no I/O, no logging); see eventlog.h.
+ * clock, no I/O, no logging); see eventlog_es.h.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -9,7 +9,7 @@
 
 #include <jansson.h>
 
-#include "eventlog.h"
+#include "eventlog_es.h"
 #include "kibana.h"
 
 #define REASON_MAX 300

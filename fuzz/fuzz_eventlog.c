@@ -11,7 +11,7 @@
 
 #include <jansson.h>
 
-#include "eventlog.h"
+#include "eventlog_es.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -16,7 +16,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "eventlog.h"
+#include "eventlog_es.h"
 #include "util.h"
 
 static FILE *
