@@ -4,6 +4,7 @@
  * clock, no I/O, no logging); see eventlog_es.h.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -189,20 +190,42 @@ dup_cut(const json_t *s)
 	return d;
 }
 
-static bool
-get_int(const json_t *o, const char *key, int64_t *ret)
+/*
+ * A count from Elasticsearch (doc_count, _shards.*), checked before any
+ * conversion.  ES sends them as JSON integers (Java long).  A negative
+ * integer is refused, not taken as 0: no ES sends one, so the answer is not
+ * what it claims to be and nothing in it is trusted (no partial results).
+ * Integers above INT64_MAX never get here: jansson refuses the whole body.
+ * A real is accepted only when it is an exact non-negative integer of at
+ * most 2^53 (beyond that a double no longer names one integer), so NaN,
+ * infinities, fractions and huge values are refused rather than converted
+ * (converting an out-of-range double to an integer is undefined).
+ * Returns 0, -ENOENT when the key is absent, -EBADMSG otherwise.
+ */
+static int
+get_count(const json_t *o, const char *key, uint64_t *ret)
 {
 	const json_t *v = json_object_get(o, key);
+	json_int_t i;
+	double d;
 
+	if (v == NULL)
+		return -ENOENT;
 	if (json_is_integer(v)) {
-		*ret = json_integer_value(v);
-		return true;
+		i = json_integer_value(v);
+		if (i < 0)
+			return -EBADMSG;
+		*ret = (uint64_t)i;
+		return 0;
 	}
 	if (json_is_real(v)) {
-		*ret = (int64_t)json_real_value(v);
-		return true;
+		d = json_real_value(v);
+		if (!(d >= 0 && d <= EVENTLOG_REAL_COUNT_MAX) || d != floor(d))
+			return -EBADMSG;
+		*ret = (uint64_t)d;
+		return 0;
 	}
-	return false;
+	return -EBADMSG;
 }
 
 /* Non-2xx: error.type (or the status) decides the reason. */
@@ -246,15 +269,24 @@ check_shards(const json_t *root, struct eventlog_result *r, char *err,
 {
 	const json_t *sh = json_object_get(root, "_shards");
 	const json_t *f0;
+	uint64_t total, failed = 0;
+	int k;
 
-	if (!json_is_object(sh) || !get_int(sh, "total", &r->shards_total)) {
+	if (!json_is_object(sh) || get_count(sh, "total", &total) < 0) {
 		r->reason = EVENTLOG_INVALID_RESPONSE;
-		snprintf(err, errsz, "no _shards.total");
+		snprintf(err, errsz, "no valid _shards.total");
 		return false;
 	}
-	if (!get_int(sh, "failed", &r->shards_failed))
-		r->shards_failed = 0;
-	if (r->shards_total <= 0) {
+	k = get_count(sh, "failed", &failed);
+	if (k == -EBADMSG) {
+		r->reason = EVENTLOG_INVALID_RESPONSE;
+		snprintf(err, errsz, "invalid _shards.failed");
+		return false;
+	}
+	/* both <= INT64_MAX (jansson integers, reals <= 2^53) */
+	r->shards_total = (int64_t)total;
+	r->shards_failed = (int64_t)failed;
+	if (r->shards_total == 0) {
 		r->reason = EVENTLOG_NO_SHARDS;
 		return false;
 	}
@@ -271,12 +303,33 @@ check_shards(const json_t *root, struct eventlog_result *r, char *err,
 	return true;
 }
 
+/*
+ * A max aggregation's value (epoch milliseconds) as epoch seconds; 0 (none)
+ * when there is none (null: no documents) or it is not a finite date after
+ * the epoch.  Informational only, so it does not void the answer.
+ */
 static double
 max_value(const json_t *agg)
 {
 	const json_t *v = json_object_get(agg, "value");
+	double d;
 
-	return json_is_number(v) ? json_number_value(v) / 1000.0 : 0;
+	if (!json_is_number(v))
+		return 0;
+	d = json_number_value(v) / 1000.0;
+	return isfinite(d) && d > 0 ? d : 0;
+}
+
+static void
+add_outcome(struct eventlog_bucket *out, enum eventlog_outcome oc,
+    uint64_t n, const json_t *agg)
+{
+	double last = max_value(json_object_get(agg, "last"));
+
+	/* a repeated key adds up, saturating, and keeps the newest time */
+	out->count[oc] = sat_add_u64(out->count[oc], n);
+	if (last > out->last[oc])
+		out->last[oc] = last;
 }
 
 static int
@@ -290,7 +343,7 @@ parse_bucket(const json_t *b, struct eventlog_bucket *out)
 	const json_t *acts, *a, *outs, *o;
 	const char *an, *on;
 	size_t i, j;
-	int64_t n;
+	uint64_t n;
 
 	memset(out, 0, sizeof(*out));
 	if (!json_is_string(id))
@@ -318,12 +371,10 @@ parse_bucket(const json_t *b, struct eventlog_bucket *out)
 		return -EBADMSG;
 	json_array_foreach(acts, i, a) {
 		an = json_string_value(json_object_get(a, "key"));
-		if (an == NULL || !get_int(a, "doc_count", &n) || n < 0)
+		if (an == NULL || get_count(a, "doc_count", &n) < 0)
 			return -EBADMSG;
 		if (strcmp(an, "execute-timeout") == 0) {
-			out->count[EVENTLOG_TIMEOUT] += (uint64_t)n;
-			out->last[EVENTLOG_TIMEOUT] = max_value(
-			    json_object_get(a, "last"));
+			add_outcome(out, EVENTLOG_TIMEOUT, n, a);
 			continue;
 		}
 		if (strcmp(an, "execute") != 0)
@@ -335,7 +386,7 @@ parse_bucket(const json_t *b, struct eventlog_bucket *out)
 			enum eventlog_outcome oc;
 
 			on = json_string_value(json_object_get(o, "key"));
-			if (on == NULL || !get_int(o, "doc_count", &n) || n < 0)
+			if (on == NULL || get_count(o, "doc_count", &n) < 0)
 				return -EBADMSG;
 			if (strcmp(on, "success") == 0)
 				oc = EVENTLOG_SUCCESS;
@@ -343,8 +394,7 @@ parse_bucket(const json_t *b, struct eventlog_bucket *out)
 				oc = EVENTLOG_FAILURE;
 			else
 				continue;
-			out->count[oc] += (uint64_t)n;
-			out->last[oc] = max_value(json_object_get(o, "last"));
+			add_outcome(out, oc, n, o);
 		}
 	}
 	return 0;

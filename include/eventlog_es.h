@@ -53,6 +53,23 @@ enum eventlog_outcome {
 
 const char *eventlog_outcome_to_string(enum eventlog_outcome o);
 
+/*
+ * Counts from Elasticsearch (every doc_count, _shards.total and
+ * _shards.failed) are range-checked before conversion: a JSON integer must
+ * be >= 0 (a negative one makes the answer invalid_response: ES never sends
+ * one, so the answer is not trusted, rather than read as 0); a JSON real
+ * must be an exact non-negative integer <= EVENTLOG_REAL_COUNT_MAX, else
+ * invalid_response (NaN, infinities, fractions, and values a double cannot
+ * hold exactly are never converted).  Integers above INT64_MAX make the
+ * body malformed JSON (jansson), hence invalid_response.  Counts that add
+ * up (a key repeated inside one bucket) saturate at EVENTLOG_COUNT_MAX
+ * (sat_add_u64) instead of wrapping; the poller merging pages and windows
+ * uses sat_add_u64 too.  Converting a uint64_t count to double (metrics) is
+ * always defined.
+ */
+#define EVENTLOG_COUNT_MAX	UINT64_MAX
+#define EVENTLOG_REAL_COUNT_MAX	9007199254740992.0	/* 2^53 */
+
 /* One connector of one composite bucket (not yet merged). */
 struct eventlog_bucket {
 	char	*connector_id;
@@ -60,14 +77,16 @@ struct eventlog_bucket {
 	char	*space;		/* "*" (space_agnostic), "default" (no namespace), namespace */
 	char	*namespace;	/* raw, NULL when missing */
 	bool	 space_agnostic;
-	uint64_t count[EVENTLOG__OUTCOMES];
-	double	 last[EVENTLOG__OUTCOMES];	/* epoch seconds of the newest event; 0 = none */
+	uint64_t count[EVENTLOG__OUTCOMES];	/* <= EVENTLOG_COUNT_MAX */
+	/* epoch seconds of the newest event, finite; 0 = none (also for a
+	 * value that is not a date after the epoch) */
+	double	 last[EVENTLOG__OUTCOMES];
 };
 
 struct eventlog_result {
 	enum eventlog_reason reason;
-	int64_t	 shards_total;
-	int64_t	 shards_failed;
+	int64_t	 shards_total;	/* >= 0 */
+	int64_t	 shards_failed;	/* >= 0; 0 when absent */
 	char	*error_type;	/* ES error.type / first shard failure type, or NULL */
 	char	*error_reason;	/* ES error.reason (cut to 300 bytes), or NULL */
 	struct eventlog_bucket *v;

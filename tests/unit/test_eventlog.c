@@ -318,6 +318,162 @@ test_hostile(void **state)
 	eventlog_result_free(&r);
 }
 
+/*
+ * One connector bucket with the given JSON number texts: _shards.total,
+ * _shards.failed, the execute action's doc_count, its failure outcome's
+ * doc_count and "last" value.
+ */
+static void
+parse_counts(const char *total, const char *failed, const char *action,
+    const char *failure, const char *last, struct eventlog_result *r)
+{
+	char body[1024], err[128];
+	int n;
+
+	n = snprintf(body, sizeof(body),
+	    "{\"_shards\":{\"total\":%s,\"failed\":%s},\"aggregations\":{\"so\":"
+	    "{\"actions\":{\"connectors\":{\"buckets\":[{\"key\":{\"id\":\"c1\","
+	    "\"type_id\":\".webhook\",\"namespace\":null,\"space_agnostic\":null},"
+	    "\"events\":{\"action\":{\"buckets\":[{\"key\":\"execute\","
+	    "\"doc_count\":%s,\"outcome\":{\"buckets\":[{\"key\":\"failure\","
+	    "\"doc_count\":%s,\"last\":{\"value\":%s}}]}}]}}}]}}}}}",
+	    total, failed, action, failure, last);
+	assert_true(n > 0 && (size_t)n < sizeof(body));
+	assert_int_equal(eventlog_parse_count(200, body, (size_t)n, r, err,
+	    sizeof(err)), 0);
+	if (r->reason == EVENTLOG_INVALID_RESPONSE)	/* says why */
+		assert_true(err[0] != '\0');
+}
+
+static void
+test_count_ranges(void **state)
+{
+	static const struct {
+		const char	*failure;	/* doc_count text */
+		bool		 ok;
+		uint64_t	 want;
+	} cases[] = {
+		{ "7", true, 7 },
+		{ "0", true, 0 },
+		{ "7.0", true, 7 },
+		{ "7e0", true, 7 },
+		{ "-0.0", true, 0 },
+		{ "9223372036854775807", true, INT64_MAX },
+		{ "9007199254740992.0", true, UINT64_C(1) << 53 },
+		{ "-1", false, 0 },		/* ES never sends one */
+		{ "-9223372036854775808", false, 0 },
+		{ "7.5", false, 0 },
+		{ "1e300", false, 0 },		/* no UB: never converted */
+		{ "9007199254740994.0", false, 0 },	/* above 2^53 */
+		{ "18446744073709551616.0", false, 0 },
+		{ "9223372036854775808", false, 0 },	/* jansson: too big */
+		{ "1e400", false, 0 },		/* jansson: overflow */
+		{ "\"7\"", false, 0 },
+		{ "null", false, 0 },
+		{ "true", false, 0 },
+	};
+	struct eventlog_result r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ELEMENTSOF(cases); i++) {
+		parse_counts("1", "0", "1", cases[i].failure, "1000", &r);
+		if ((r.reason == EVENTLOG_OK) != cases[i].ok)
+			fail_msg("doc_count %s: reason %s", cases[i].failure,
+			    eventlog_reason_to_string(r.reason));
+		if (cases[i].ok) {
+			assert_int_equal(r.n, 1);
+			assert_true(r.v[0].count[EVENTLOG_FAILURE] ==
+			    cases[i].want);
+		} else {
+			assert_int_equal(r.reason, EVENTLOG_INVALID_RESPONSE);
+			assert_int_equal(r.n, 0);
+		}
+		eventlog_result_free(&r);
+	}
+	/* the action-level doc_count is checked the same way */
+	parse_counts("1", "0", "-1", "1", "1000", &r);
+	assert_int_equal(r.reason, EVENTLOG_INVALID_RESPONSE);
+	eventlog_result_free(&r);
+	parse_counts("1", "0", "0.5", "1", "1000", &r);
+	assert_int_equal(r.reason, EVENTLOG_INVALID_RESPONSE);
+	eventlog_result_free(&r);
+
+	/* _shards: negative or fractional is invalid, not "no shards" */
+	parse_counts("-1", "0", "1", "1", "1000", &r);
+	assert_int_equal(r.reason, EVENTLOG_INVALID_RESPONSE);
+	eventlog_result_free(&r);
+	parse_counts("2.5", "0", "1", "1", "1000", &r);
+	assert_int_equal(r.reason, EVENTLOG_INVALID_RESPONSE);
+	eventlog_result_free(&r);
+	parse_counts("1e300", "0", "1", "1", "1000", &r);
+	assert_int_equal(r.reason, EVENTLOG_INVALID_RESPONSE);
+	eventlog_result_free(&r);
+	parse_counts("0", "0", "1", "1", "1000", &r);
+	assert_int_equal(r.reason, EVENTLOG_NO_SHARDS);
+	eventlog_result_free(&r);
+	parse_counts("2.0", "0", "1", "1", "1000", &r);
+	assert_int_equal(r.reason, EVENTLOG_OK);
+	assert_int_equal(r.shards_total, 2);
+	eventlog_result_free(&r);
+	parse_counts("2", "-1", "1", "1", "1000", &r);
+	assert_int_equal(r.reason, EVENTLOG_INVALID_RESPONSE);
+	eventlog_result_free(&r);
+	parse_counts("2", "\"1\"", "1", "1", "1000", &r);
+	assert_int_equal(r.reason, EVENTLOG_INVALID_RESPONSE);
+	eventlog_result_free(&r);
+	parse_counts("2", "1.0", "1", "1", "1000", &r);
+	assert_int_equal(r.reason, EVENTLOG_SHARD_FAILURES);
+	assert_int_equal(r.shards_failed, 1);
+	eventlog_result_free(&r);
+
+	/* timestamps: finite and after the epoch, else "none" (0) */
+	parse_counts("1", "0", "1", "1", "-5000", &r);
+	assert_int_equal(r.reason, EVENTLOG_OK);
+	assert_true(r.v[0].last[EVENTLOG_FAILURE] == 0);
+	eventlog_result_free(&r);
+	parse_counts("1", "0", "1", "1", "null", &r);
+	assert_true(r.v[0].last[EVENTLOG_FAILURE] == 0);
+	eventlog_result_free(&r);
+	parse_counts("1", "0", "1", "1", "1.7e308", &r);
+	assert_true(r.v[0].last[EVENTLOG_FAILURE] > 1e300);
+	eventlog_result_free(&r);
+}
+
+/* A key repeated inside one bucket adds up, saturating, never wrapping. */
+static void
+test_count_saturates(void **state)
+{
+	static const char body[] =
+	    "{\"_shards\":{\"total\":1,\"failed\":0},\"aggregations\":{\"so\":"
+	    "{\"actions\":{\"connectors\":{\"buckets\":[{\"key\":{\"id\":\"c1\","
+	    "\"type_id\":\".webhook\",\"namespace\":null,\"space_agnostic\":null},"
+	    "\"events\":{\"action\":{\"buckets\":["
+	    "{\"key\":\"execute-timeout\",\"doc_count\":9223372036854775807,"
+	    "\"last\":{\"value\":2000}},"
+	    "{\"key\":\"execute-timeout\",\"doc_count\":9223372036854775807,"
+	    "\"last\":{\"value\":1000}},"
+	    "{\"key\":\"execute\",\"doc_count\":1,\"outcome\":{\"buckets\":["
+	    "{\"key\":\"failure\",\"doc_count\":9223372036854775807},"
+	    "{\"key\":\"failure\",\"doc_count\":9223372036854775807},"
+	    "{\"key\":\"failure\",\"doc_count\":2},"
+	    "{\"key\":\"success\",\"doc_count\":3}]}}]}}}]}}}}}";
+	struct eventlog_result r;
+	char err[128];
+
+	(void)state;
+	assert_int_equal(eventlog_parse_count(200, body, sizeof(body) - 1, &r,
+	    err, sizeof(err)), 0);
+	assert_int_equal(r.reason, EVENTLOG_OK);
+	assert_int_equal(r.n, 1);
+	/* 2 * (2^63 - 1) still fits */
+	assert_true(r.v[0].count[EVENTLOG_TIMEOUT] == UINT64_MAX - 1);
+	assert_true(r.v[0].last[EVENTLOG_TIMEOUT] == 2.0);	/* the newest */
+	assert_true(r.v[0].count[EVENTLOG_FAILURE] == EVENTLOG_COUNT_MAX);
+	assert_true(r.v[0].count[EVENTLOG_SUCCESS] == 3);
+	eventlog_result_free(&r);
+}
+
 static void
 test_failure_docs(void **state)
 {
@@ -443,6 +599,8 @@ main(void)
 		cmocka_unit_test(test_failure_query_shape),
 		cmocka_unit_test(test_blind_answers),
 		cmocka_unit_test(test_hostile),
+		cmocka_unit_test(test_count_ranges),
+		cmocka_unit_test(test_count_saturates),
 		cmocka_unit_test(test_failure_docs),
 		cmocka_unit_test(test_search_path),
 		cmocka_unit_test(test_enums),
