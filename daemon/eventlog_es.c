@@ -87,6 +87,28 @@ put_str(struct strbuf *out, const char *s)
 	json_decref(j);
 }
 
+/*
+ * The composite sources of the count query, in the query's order: the
+ * query is built from this table and eventlog_after_key_check() orders
+ * after_keys by it, so the two cannot drift apart.  All are terms sources,
+ * ascending (the default); keywords compare as byte strings, booleans
+ * false < true, and with missing_bucket a null (missing) sorts first.
+ */
+enum source_kind { SOURCE_KEYWORD, SOURCE_BOOLEAN };
+
+static const struct source {
+	const char	*name;
+	const char	*field;
+	enum source_kind kind;
+	bool		 missing_bucket;
+} sources[] = {
+	{ "id", "kibana.saved_objects.id", SOURCE_KEYWORD, false },
+	{ "type_id", "kibana.saved_objects.type_id", SOURCE_KEYWORD, true },
+	{ "namespace", "kibana.saved_objects.namespace", SOURCE_KEYWORD, true },
+	{ "space_agnostic", "kibana.saved_objects.space_agnostic",
+	    SOURCE_BOOLEAN, true },
+};
+
 static void
 put_filter_head(struct strbuf *out, int64_t start_ms, int64_t end_ms)
 {
@@ -101,6 +123,8 @@ int
 eventlog_build_count_query(struct strbuf *out, int64_t start_ms,
     int64_t end_ms, const char *after_key, unsigned page_size)
 {
+	size_t i;
+
 	strbuf_puts(out, "{\"size\":0,\"track_total_hits\":false,"
 	    "\"query\":{\"bool\":{\"filter\":[");
 	put_filter_head(out, start_ms, end_ms);
@@ -111,14 +135,12 @@ eventlog_build_count_query(struct strbuf *out, int64_t start_ms,
 	    "{\"kibana.saved_objects.type\":\"action\"}},"
 	    "\"aggs\":{\"connectors\":{\"composite\":{");
 	strbuf_printf(out, "\"size\":%u,", page_size);
-	strbuf_puts(out, "\"sources\":["
-	    "{\"id\":{\"terms\":{\"field\":\"kibana.saved_objects.id\"}}},"
-	    "{\"type_id\":{\"terms\":{\"field\":\"kibana.saved_objects.type_id\","
-	    "\"missing_bucket\":true}}},"
-	    "{\"namespace\":{\"terms\":{\"field\":\"kibana.saved_objects.namespace\","
-	    "\"missing_bucket\":true}}},"
-	    "{\"space_agnostic\":{\"terms\":{\"field\":"
-	    "\"kibana.saved_objects.space_agnostic\",\"missing_bucket\":true}}}]");
+	strbuf_puts(out, "\"sources\":[");
+	for (i = 0; i < ELEMENTSOF(sources); i++)
+		strbuf_printf(out, "%s{\"%s\":{\"terms\":{\"field\":\"%s\"%s}}}",
+		    i > 0 ? "," : "", sources[i].name, sources[i].field,
+		    sources[i].missing_bucket ? ",\"missing_bucket\":true" : "");
+	strbuf_putc(out, ']');
 	if (after_key != NULL) {
 		strbuf_puts(out, ",\"after\":");
 		strbuf_puts(out, after_key);
@@ -505,6 +527,141 @@ out:
 	if (r < 0)
 		eventlog_result_free(ret);
 	return r;
+}
+
+/* ---- composite after_key ---------------------------------------------- */
+
+/*
+ * Parses an after_key into its values in source order (borrowed from
+ * *ret_root, which the caller frees).  The object must have exactly the
+ * query's sources, each a string (keyword) or a boolean, or null where the
+ * source has missing_bucket.
+ */
+static int
+after_key_load(const char *text, json_t **ret_root,
+    const json_t *ret_v[ELEMENTSOF(sources)])
+{
+	const json_t *v[ELEMENTSOF(sources)];
+	json_error_t jerr;
+	json_t *root;
+	size_t i;
+
+	root = json_loads(text, JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL)
+		return json_error_code(&jerr) == json_error_out_of_memory ?
+		    -ENOMEM : -EBADMSG;
+	if (!json_is_object(root) ||
+	    json_object_size(root) != ELEMENTSOF(sources))
+		goto bad;
+	for (i = 0; i < ELEMENTSOF(sources); i++) {
+		v[i] = json_object_get(root, sources[i].name);
+		if (v[i] == NULL)
+			goto bad;
+		if (json_is_null(v[i])) {
+			if (!sources[i].missing_bucket)
+				goto bad;
+		} else if (sources[i].kind == SOURCE_KEYWORD ?
+		    !json_is_string(v[i]) : !json_is_boolean(v[i]))
+			goto bad;
+	}
+	memcpy(ret_v, v, sizeof(v));
+	*ret_root = root;
+	return 0;
+bad:
+	json_decref(root);
+	return -EBADMSG;
+}
+
+/* Ascending composite order of one source's values (null first). */
+static int
+after_key_cmp_value(const json_t *a, const json_t *b, enum source_kind kind)
+{
+	size_t la, lb;
+	int c;
+
+	if (json_is_null(a) || json_is_null(b))
+		return (int)!json_is_null(a) - (int)!json_is_null(b);
+	if (kind == SOURCE_BOOLEAN)
+		return (int)json_is_true(a) - (int)json_is_true(b);
+	/* UTF-8 byte order, as Elasticsearch compares keyword terms */
+	la = json_string_length(a);
+	lb = json_string_length(b);
+	c = memcmp(json_string_value(a), json_string_value(b),
+	    la < lb ? la : lb);
+	if (c != 0)
+		return c < 0 ? -1 : 1;
+	return (la > lb) - (la < lb);
+}
+
+int
+eventlog_after_key_check(const char *prev_after_key,
+    const char *next_after_key)
+{
+	const json_t *pv[ELEMENTSOF(sources)], *nv[ELEMENTSOF(sources)];
+	json_t *proot = NULL, *nroot = NULL;
+	size_t i;
+	int r, c = 0;
+
+	if (next_after_key == NULL)
+		return -EINVAL;
+	r = after_key_load(next_after_key, &nroot, nv);
+	if (r < 0 || prev_after_key == NULL)
+		goto out;
+	r = after_key_load(prev_after_key, &proot, pv);
+	if (r < 0)
+		goto out;
+	for (i = 0; i < ELEMENTSOF(sources) && c == 0; i++)
+		c = after_key_cmp_value(pv[i], nv[i], sources[i].kind);
+	r = c < 0 ? 0 : -EBADMSG;
+out:
+	json_decref(proot);
+	json_decref(nroot);
+	return r;
+}
+
+/* FNV-1a, 64 bits */
+static uint64_t
+fnv1a(uint64_t h, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= UINT64_C(0x100000001b3);
+	}
+	return h;
+}
+
+int
+eventlog_after_key_fingerprint(const char *after_key, uint64_t *ret)
+{
+	const json_t *v[ELEMENTSOF(sources)];
+	uint64_t h = UINT64_C(0xcbf29ce484222325), len;
+	json_t *root;
+	unsigned char tag;
+	size_t i;
+	int r;
+
+	if (after_key == NULL)
+		return -EINVAL;
+	r = after_key_load(after_key, &root, v);
+	if (r < 0)
+		return r;
+	/* source order, a type tag, strings with their length: unambiguous */
+	for (i = 0; i < ELEMENTSOF(sources); i++) {
+		tag = json_is_null(v[i]) ? 0 : json_is_false(v[i]) ? 1 :
+		    json_is_true(v[i]) ? 2 : 3;
+		h = fnv1a(h, &tag, 1);
+		if (tag != 3)
+			continue;
+		len = json_string_length(v[i]);
+		h = fnv1a(h, &len, sizeof(len));
+		h = fnv1a(h, json_string_value(v[i]), (size_t)len);
+	}
+	json_decref(root);
+	*ret = h;
+	return 0;
 }
 
 void

@@ -153,6 +153,48 @@ int	 eventlog_parse_count(long status, const char *body, size_t len,
 void	 eventlog_result_free(struct eventlog_result *r);
 
 /*
+ * Paging guard: a hostile or broken Elasticsearch that answers every page
+ * with the same (or an earlier) composite after_key would make the poller
+ * fetch EVENTLOG_MAX_PAGES pages and count the same buckets on each.  For
+ * every page after the first the poller calls
+ *
+ *	eventlog_after_key_check(after_key_sent, after_key_received)
+ *
+ * with the after_key it sent (the previous page's ret->after_key) and the
+ * one just received, and stops paging (invalid_response, nothing from the
+ * poll counted) unless it returns 0.
+ *
+ * 0: next_after_key advances strictly past prev_after_key in
+ * Elasticsearch's composite order for the sources of
+ * eventlog_build_count_query(): the tuples (id, type_id, namespace,
+ * space_agnostic) compared source by source in that order, all ascending;
+ * keyword terms as byte strings (UTF-8 binary order, a prefix first),
+ * booleans false < true, and null (missing_bucket) before any value.
+ * -EBADMSG: it repeats or goes back, or either key is not a JSON object
+ * with exactly those four keys, each a string (id, type_id, namespace) or a
+ * boolean (space_agnostic), null only where the source has missing_bucket
+ * (not id), no duplicate keys.  -EINVAL: next_after_key is NULL.  -ENOMEM.
+ * prev_after_key NULL (first page): only next_after_key's shape is checked.
+ * A key never advances past itself, and check(a, b) == 0 implies
+ * check(b, a) != 0, so the keys of one poll that all pass are strictly
+ * increasing and none can come back: no cycle is possible.
+ */
+int	 eventlog_after_key_check(const char *prev_after_key,
+	    const char *next_after_key);
+
+/*
+ * For a caller that cannot rely on the strict order above (a future query
+ * with other sources, an Elasticsearch whose order is not the documented
+ * one): a 64-bit fingerprint of an after_key (FNV-1a over its values in
+ * source order, independent of key order and whitespace in the text).  The
+ * poller keeps the fingerprints of the after_keys of one poll (at most
+ * EVENTLOG_MAX_PAGES) and treats a repeat as a cycle.  A collision can only
+ * end paging early (reported, nothing counted), never count a page twice.
+ * Same shape rules and errors as eventlog_after_key_check().
+ */
+int	 eventlog_after_key_fingerprint(const char *after_key, uint64_t *ret);
+
+/*
  * Parses a detail response: the verdict into *reason, and when it is
  * EVENTLOG_OK and a hit exists, the document into *ret (0); -ENOENT when
  * there is no hit, -EBADMSG when the answer is unusable.

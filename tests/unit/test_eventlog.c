@@ -474,6 +474,183 @@ test_count_saturates(void **state)
 	eventlog_result_free(&r);
 }
 
+#define AK(id, tid, ns, sa) "{\"id\":" id ",\"type_id\":" tid \
+	",\"namespace\":" ns ",\"space_agnostic\":" sa "}"
+
+static void
+want_order(const char *lo, const char *hi)
+{
+	if (eventlog_after_key_check(lo, hi) != 0)
+		fail_msg("%s should advance past %s", hi, lo);
+	if (eventlog_after_key_check(hi, lo) != -EBADMSG)
+		fail_msg("%s should not advance past %s", lo, hi);
+	assert_int_equal(eventlog_after_key_check(lo, lo), -EBADMSG);
+	assert_int_equal(eventlog_after_key_check(hi, hi), -EBADMSG);
+}
+
+static void
+test_after_key_order(void **state)
+{
+	const char *base = AK("\"b\"", "\"b\"", "\"b\"", "false");
+
+	(void)state;
+	/* equal keys never advance, also when written differently */
+	assert_int_equal(eventlog_after_key_check(base, base), -EBADMSG);
+	assert_int_equal(eventlog_after_key_check(base,
+	    "{ \"space_agnostic\" : false, \"namespace\":\"b\","
+	    "\"type_id\":\"b\",\"id\":\"b\" }"), -EBADMSG);
+
+	/* each source position, forward and back */
+	want_order(base, AK("\"c\"", "\"b\"", "\"b\"", "false"));
+	want_order(AK("\"a\"", "\"b\"", "\"b\"", "false"), base);
+	want_order(base, AK("\"b\"", "\"c\"", "\"b\"", "false"));
+	want_order(AK("\"b\"", "\"a\"", "\"b\"", "false"), base);
+	want_order(base, AK("\"b\"", "\"b\"", "\"c\"", "false"));
+	want_order(AK("\"b\"", "\"b\"", "\"a\"", "false"), base);
+	want_order(base, AK("\"b\"", "\"b\"", "\"b\"", "true"));
+	/* an earlier source decides, whatever the later ones do */
+	want_order(AK("\"a\"", "\"z\"", "\"z\"", "true"),
+	    AK("\"b\"", "\"a\"", "null", "null"));
+	want_order(AK("\"b\"", "\"a\"", "\"z\"", "true"),
+	    AK("\"b\"", "\"b\"", "null", "null"));
+	want_order(AK("\"b\"", "\"b\"", "\"a\"", "true"),
+	    AK("\"b\"", "\"b\"", "\"b\"", "null"));
+
+	/* missing_bucket: null first, before "" and false */
+	want_order(AK("\"b\"", "null", "\"b\"", "false"),
+	    AK("\"b\"", "\"\"", "\"b\"", "false"));
+	want_order(AK("\"b\"", "\"b\"", "null", "true"),
+	    AK("\"b\"", "\"b\"", "\"\"", "false"));
+	want_order(AK("\"b\"", "\"b\"", "\"b\"", "null"), base);
+	assert_int_equal(eventlog_after_key_check(
+	    AK("\"b\"", "null", "null", "null"),
+	    AK("\"b\"", "null", "null", "null")), -EBADMSG);
+
+	/* booleans */
+	want_order(AK("\"b\"", "\"b\"", "\"b\"", "false"),
+	    AK("\"b\"", "\"b\"", "\"b\"", "true"));
+
+	/* byte order: a prefix first, then UTF-8 binary order */
+	want_order(AK("\"\"", "null", "null", "null"),
+	    AK("\"a\"", "null", "null", "null"));
+	want_order(AK("\"a\"", "null", "null", "null"),
+	    AK("\"ab\"", "null", "null", "null"));
+	want_order(AK("\"a\"", "null", "null", "null"),
+	    AK("\"a\\u0000\"", "null", "null", "null"));
+	want_order(AK("\"B\"", "null", "null", "null"),
+	    AK("\"a\"", "null", "null", "null"));
+	want_order(AK("\"z\"", "null", "null", "null"),		/* 7a < c3 a9 */
+	    AK("\"\\u00e9\"", "null", "null", "null"));
+	want_order(AK("\"\xc3\xa9\"", "null", "null", "null"),
+	    AK("\"\\u0800\"", "null", "null", "null"));
+	/* U+FFFD (ef bf bd) < U+1F600 (f0 9f 98 80) in UTF-8, unlike UTF-16 */
+	want_order(AK("\"\\ufffd\"", "null", "null", "null"),
+	    AK("\"\\ud83d\\ude00\"", "null", "null", "null"));
+	want_order(AK("\"\xef\xbf\xbd\"", "null", "null", "null"),
+	    AK("\"\xf0\x9f\x98\x80\"", "null", "null", "null"));
+	/* bytes >= 0x80 are unsigned */
+	want_order(AK("\"\\u007f\"", "null", "null", "null"),
+	    AK("\"\\u0080\"", "null", "null", "null"));
+
+	/* the first page: only the shape of the key */
+	assert_int_equal(eventlog_after_key_check(NULL, base), 0);
+	assert_int_equal(eventlog_after_key_check(base, NULL), -EINVAL);
+}
+
+static void
+test_after_key_malformed(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		"not json",
+		"[]",
+		"null",
+		"\"b\"",
+		"{}",
+		AK("\"b\"", "\"b\"", "\"b\"", "false") " ",	/* fine: trailing space */
+		AK("\"b\"", "\"b\"", "\"b\"", "false") "x",
+		AK("\"b\"", "\"b\"", "\"b\"", "false") "{}",
+		AK("null", "\"b\"", "\"b\"", "false"),		/* id has no missing_bucket */
+		AK("1", "\"b\"", "\"b\"", "false"),
+		AK("\"b\"", "1", "\"b\"", "false"),
+		AK("\"b\"", "\"b\"", "true", "false"),
+		AK("\"b\"", "\"b\"", "[]", "false"),
+		AK("\"b\"", "\"b\"", "\"b\"", "\"true\""),
+		AK("\"b\"", "\"b\"", "\"b\"", "1"),
+		AK("\"b\"", "\"b\"", "\"b\"", "0.0"),
+		AK("\"b\"", "\"b\"", "\"b\"", "{}"),
+		"{\"id\":\"b\",\"type_id\":\"b\",\"namespace\":\"b\"}",
+		"{\"id\":\"b\",\"type_id\":\"b\",\"namespace\":\"b\","
+		    "\"space_agnostic\":false,\"extra\":1}",
+		"{\"id\":\"b\",\"type_id\":\"b\",\"namespace\":\"b\","
+		    "\"spaceagnostic\":false}",
+		"{\"id\":\"b\",\"id\":\"c\",\"type_id\":\"b\",\"namespace\":\"b\","
+		    "\"space_agnostic\":false}",
+	};
+	const char *good = AK("\"b\"", "\"b\"", "\"b\"", "false");
+	uint64_t fp;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ELEMENTSOF(bad); i++) {
+		if (i == 6) {	/* the trailing space is valid JSON text */
+			assert_int_equal(eventlog_after_key_check(good, bad[i]),
+			    -EBADMSG);	/* equal */
+			continue;
+		}
+		if (eventlog_after_key_check(NULL, bad[i]) != -EBADMSG ||
+		    eventlog_after_key_check(good, bad[i]) != -EBADMSG ||
+		    eventlog_after_key_check(bad[i], good) != -EBADMSG ||
+		    eventlog_after_key_fingerprint(bad[i], &fp) != -EBADMSG)
+			fail_msg("accepted: %s", bad[i]);
+	}
+	assert_int_equal(eventlog_after_key_fingerprint(NULL, &fp), -EINVAL);
+}
+
+static void
+test_after_key_fingerprint(void **state)
+{
+	uint64_t a, b, c, d, e, sentinel = 42;
+
+	(void)state;
+	assert_int_equal(eventlog_after_key_fingerprint(
+	    AK("\"b\"", "\"b\"", "null", "false"), &a), 0);
+	/* the same key written in another order and spacing */
+	assert_int_equal(eventlog_after_key_fingerprint(
+	    "{\"space_agnostic\": false, \"namespace\": null, "
+	    "\"id\": \"b\", \"type_id\": \"b\"}", &b), 0);
+	assert_true(a == b);
+	/* null, "", false and true differ; so do shifted string boundaries */
+	assert_int_equal(eventlog_after_key_fingerprint(
+	    AK("\"b\"", "\"b\"", "\"\"", "false"), &c), 0);
+	assert_int_equal(eventlog_after_key_fingerprint(
+	    AK("\"b\"", "\"b\"", "null", "null"), &d), 0);
+	assert_int_equal(eventlog_after_key_fingerprint(
+	    AK("\"bb\"", "\"\"", "null", "false"), &e), 0);
+	assert_true(a != c && a != d && c != d && a != e);
+	/* written only on success */
+	assert_int_equal(eventlog_after_key_fingerprint("{}", &sentinel),
+	    -EBADMSG);
+	assert_true(sentinel == 42);
+}
+
+/* What the poller does with a real answer: the key it got is well formed. */
+static void
+test_after_key_from_answer(void **state)
+{
+	struct eventlog_result r;
+
+	(void)state;
+	parse_fixture("count_page1.json", 200, &r);
+	assert_non_null(r.after_key);
+	assert_int_equal(eventlog_after_key_check(NULL, r.after_key), 0);
+	assert_int_equal(eventlog_after_key_check(r.after_key, r.after_key),
+	    -EBADMSG);
+	assert_int_equal(eventlog_after_key_check(r.after_key,
+	    AK("\"legacy-2\"", "null", "null", "null")), 0);
+	eventlog_result_free(&r);
+}
+
 static void
 test_failure_docs(void **state)
 {
@@ -601,6 +778,10 @@ main(void)
 		cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_count_ranges),
 		cmocka_unit_test(test_count_saturates),
+		cmocka_unit_test(test_after_key_order),
+		cmocka_unit_test(test_after_key_malformed),
+		cmocka_unit_test(test_after_key_fingerprint),
+		cmocka_unit_test(test_after_key_from_answer),
 		cmocka_unit_test(test_failure_docs),
 		cmocka_unit_test(test_search_path),
 		cmocka_unit_test(test_enums),
