@@ -144,9 +144,10 @@ int	 eventlog_build_failure_query(struct strbuf *out, int64_t start_ms,
  * Classifies an Elasticsearch answer by HTTP status (0 = transport failure)
  * and body, and for a usable 2xx count response parses the buckets.
  * Always fills *ret (free with eventlog_result_free) and returns 0, or
- * -ENOMEM.  ret->reason says whether the answer can be used (buckets are
- * returned only with EVENTLOG_OK); err gets a short reason for
- * invalid_response.
+ * -ENOMEM.  ret->reason says whether the answer can be used (buckets and
+ * after_key are returned only with EVENTLOG_OK; after_key is the compact
+ * text of a JSON object, to be checked with eventlog_after_key_check()
+ * before it is sent); err gets a short reason for invalid_response.
  */
 int	 eventlog_parse_count(long status, const char *body, size_t len,
 	    struct eventlog_result *ret, char *err, size_t errsz);
