@@ -95,6 +95,7 @@ struct elreq {
 	struct eventlog		*el;
 	enum elreq_kind		 kind;
 	struct elconn		*conn;		/* detail */
+	char			*after_key;	/* count: the page's after_key sent */
 	char			*body;
 };
 
@@ -232,6 +233,7 @@ elreq_free(void *arg)
 {
 	struct elreq *r = arg;
 
+	free(r->after_key);
 	free(r->body);
 	free(r);
 }
@@ -330,9 +332,11 @@ submit(struct check *ck, struct eventlog *el, enum elreq_kind kind,
 		ret = eventlog_build_failure_query(&body, el->win_start,
 		    el->win_end, c->id, c->namespace, c->space_agnostic);
 	r = calloc(1, sizeof(*r));
-	if (ret < 0 || r == NULL || (r->body = strbuf_steal(&body)) == NULL) {
+	if (ret < 0 || r == NULL || (r->body = strbuf_steal(&body)) == NULL ||
+	    (after_key != NULL && (r->after_key = strdup(after_key)) == NULL)) {
 		strbuf_free(&body);
-		free(r);
+		if (r != NULL)
+			elreq_free(r);
 		return -ENOMEM;
 	}
 	r->el = el;
@@ -797,7 +801,7 @@ log_failing(struct eventlog *el, const struct elconn *c,
 
 /* Returns the final verdict of a count search (see check_done_fn). */
 static enum engine_result
-count_done(struct check *ck, struct eventlog *el,
+count_done(struct check *ck, struct eventlog *el, const char *sent_after_key,
     const struct http_response *resp, enum engine_result kr)
 {
 	struct eventlog_result res;
@@ -828,6 +832,24 @@ count_done(struct check *ck, struct eventlog *el,
 		check_fail(ck, API_EVENT_LOG);
 		eventlog_result_free(&res);
 		return kr;
+	}
+	/*
+	 * A page must move past the after_key it was asked for: one that
+	 * repeats or goes back would count the same buckets again, page after
+	 * page.  Then nothing of this poll is counted (the window stays).
+	 */
+	if (res.after_key != NULL &&
+	    eventlog_after_key_check(sent_after_key, res.after_key) < 0) {
+		const char *ev[2] = { el->cfg->name,
+		    eventlog_reason_to_string(EVENTLOG_INVALID_RESPONSE) };
+
+		metrics_add(el->fam.errors, ev, 1);
+		metrics_set(el->fam.visible, tv, 0);
+		note_visibility(el, EVENTLOG_INVALID_RESPONSE, status, NULL,
+		    "the composite after_key does not advance past the one sent");
+		check_fail(ck, API_EVENT_LOG);
+		eventlog_result_free(&res);
+		return RESULT_INVALID_RESPONSE;
 	}
 	el->pages++;
 	if (merge(el, &res) < 0) {
@@ -886,7 +908,7 @@ request_done(struct check *ck, const struct http_response *resp,
 	struct elreq *r = arg;
 
 	if (r->kind == ELREQ_COUNT)
-		return count_done(ck, r->el, resp, res);
+		return count_done(ck, r->el, r->after_key, resp, res);
 	return detail_done(ck, r->el, r->conn, resp, res);
 }
 

@@ -1,15 +1,16 @@
 /*
  * eventlog_es.c: the event-log searches as data: request bodies and the
  * classification and parsing of Elasticsearch answers.  Pure functions (no
- * clock, no I/O, no logging); see eventlog.h.
+ * clock, no I/O, no logging); see eventlog_es.h.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
-#include "eventlog.h"
+#include "eventlog_es.h"
 #include "kibana.h"
 
 #define REASON_MAX 300
@@ -48,22 +49,10 @@ eventlog_outcome_to_string(enum eventlog_outcome o)
 int
 eventlog_search_path(struct strbuf *out, const char *index)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	const unsigned char *c;
-
 	if (index == NULL || *index == '\0')
 		return -EINVAL;
 	strbuf_putc(out, '/');
-	for (c = (const unsigned char *)index; *c != '\0'; c++) {
-		if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-		    (*c >= '0' && *c <= '9') || strchr("._*,:+-", *c) != NULL)
-			strbuf_putc(out, (char)*c);
-		else {
-			strbuf_putc(out, '%');
-			strbuf_putc(out, hex[*c >> 4]);
-			strbuf_putc(out, hex[*c & 15]);
-		}
-	}
+	strbuf_put_urlencoded(out, index, "._*,:+-");
 	strbuf_puts(out, "/_search");
 	return strbuf_failed(out) ? -ENOMEM : 0;
 }
@@ -86,6 +75,28 @@ put_str(struct strbuf *out, const char *s)
 	json_decref(j);
 }
 
+/*
+ * The composite sources of the count query, in the query's order: the
+ * query is built from this table and eventlog_after_key_check() orders
+ * after_keys by it, so the two cannot drift apart.  All are terms sources,
+ * ascending (the default); keywords compare as byte strings, booleans
+ * false < true, and with missing_bucket a null (missing) sorts first.
+ */
+enum source_kind { SOURCE_KEYWORD, SOURCE_BOOLEAN };
+
+static const struct source {
+	const char	*name;
+	const char	*field;
+	enum source_kind kind;
+	bool		 missing_bucket;
+} sources[] = {
+	{ "id", "kibana.saved_objects.id", SOURCE_KEYWORD, false },
+	{ "type_id", "kibana.saved_objects.type_id", SOURCE_KEYWORD, true },
+	{ "namespace", "kibana.saved_objects.namespace", SOURCE_KEYWORD, true },
+	{ "space_agnostic", "kibana.saved_objects.space_agnostic",
+	    SOURCE_BOOLEAN, true },
+};
+
 static void
 put_filter_head(struct strbuf *out, int64_t start_ms, int64_t end_ms)
 {
@@ -100,6 +111,8 @@ int
 eventlog_build_count_query(struct strbuf *out, int64_t start_ms,
     int64_t end_ms, const char *after_key, unsigned page_size)
 {
+	size_t i;
+
 	strbuf_puts(out, "{\"size\":0,\"track_total_hits\":false,"
 	    "\"query\":{\"bool\":{\"filter\":[");
 	put_filter_head(out, start_ms, end_ms);
@@ -110,14 +123,12 @@ eventlog_build_count_query(struct strbuf *out, int64_t start_ms,
 	    "{\"kibana.saved_objects.type\":\"action\"}},"
 	    "\"aggs\":{\"connectors\":{\"composite\":{");
 	strbuf_printf(out, "\"size\":%u,", page_size);
-	strbuf_puts(out, "\"sources\":["
-	    "{\"id\":{\"terms\":{\"field\":\"kibana.saved_objects.id\"}}},"
-	    "{\"type_id\":{\"terms\":{\"field\":\"kibana.saved_objects.type_id\","
-	    "\"missing_bucket\":true}}},"
-	    "{\"namespace\":{\"terms\":{\"field\":\"kibana.saved_objects.namespace\","
-	    "\"missing_bucket\":true}}},"
-	    "{\"space_agnostic\":{\"terms\":{\"field\":"
-	    "\"kibana.saved_objects.space_agnostic\",\"missing_bucket\":true}}}]");
+	strbuf_puts(out, "\"sources\":[");
+	for (i = 0; i < ELEMENTSOF(sources); i++)
+		strbuf_printf(out, "%s{\"%s\":{\"terms\":{\"field\":\"%s\"%s}}}",
+		    i > 0 ? "," : "", sources[i].name, sources[i].field,
+		    sources[i].missing_bucket ? ",\"missing_bucket\":true" : "");
+	strbuf_putc(out, ']');
 	if (after_key != NULL) {
 		strbuf_puts(out, ",\"after\":");
 		strbuf_puts(out, after_key);
@@ -189,20 +200,42 @@ dup_cut(const json_t *s)
 	return d;
 }
 
-static bool
-get_int(const json_t *o, const char *key, int64_t *ret)
+/*
+ * A count from Elasticsearch (doc_count, _shards.*), checked before any
+ * conversion.  ES sends them as JSON integers (Java long).  A negative
+ * integer is refused, not taken as 0: no ES sends one, so the answer is not
+ * what it claims to be and nothing in it is trusted (no partial results).
+ * Integers above INT64_MAX never get here: jansson refuses the whole body.
+ * A real is accepted only when it is an exact non-negative integer of at
+ * most 2^53 (beyond that a double no longer names one integer), so NaN,
+ * infinities, fractions and huge values are refused rather than converted
+ * (converting an out-of-range double to an integer is undefined).
+ * Returns 0, -ENOENT when the key is absent, -EBADMSG otherwise.
+ */
+static int
+get_count(const json_t *o, const char *key, uint64_t *ret)
 {
 	const json_t *v = json_object_get(o, key);
+	json_int_t i;
+	double d;
 
+	if (v == NULL)
+		return -ENOENT;
 	if (json_is_integer(v)) {
-		*ret = json_integer_value(v);
-		return true;
+		i = json_integer_value(v);
+		if (i < 0)
+			return -EBADMSG;
+		*ret = (uint64_t)i;
+		return 0;
 	}
 	if (json_is_real(v)) {
-		*ret = (int64_t)json_real_value(v);
-		return true;
+		d = json_real_value(v);
+		if (!(d >= 0 && d <= EVENTLOG_REAL_COUNT_MAX) || d != floor(d))
+			return -EBADMSG;
+		*ret = (uint64_t)d;
+		return 0;
 	}
-	return false;
+	return -EBADMSG;
 }
 
 /* Non-2xx: error.type (or the status) decides the reason. */
@@ -246,15 +279,24 @@ check_shards(const json_t *root, struct eventlog_result *r, char *err,
 {
 	const json_t *sh = json_object_get(root, "_shards");
 	const json_t *f0;
+	uint64_t total, failed = 0;
+	int k;
 
-	if (!json_is_object(sh) || !get_int(sh, "total", &r->shards_total)) {
+	if (!json_is_object(sh) || get_count(sh, "total", &total) < 0) {
 		r->reason = EVENTLOG_INVALID_RESPONSE;
-		snprintf(err, errsz, "no _shards.total");
+		snprintf(err, errsz, "no valid _shards.total");
 		return false;
 	}
-	if (!get_int(sh, "failed", &r->shards_failed))
-		r->shards_failed = 0;
-	if (r->shards_total <= 0) {
+	k = get_count(sh, "failed", &failed);
+	if (k == -EBADMSG) {
+		r->reason = EVENTLOG_INVALID_RESPONSE;
+		snprintf(err, errsz, "invalid _shards.failed");
+		return false;
+	}
+	/* both <= INT64_MAX (jansson integers, reals <= 2^53) */
+	r->shards_total = (int64_t)total;
+	r->shards_failed = (int64_t)failed;
+	if (r->shards_total == 0) {
 		r->reason = EVENTLOG_NO_SHARDS;
 		return false;
 	}
@@ -271,12 +313,33 @@ check_shards(const json_t *root, struct eventlog_result *r, char *err,
 	return true;
 }
 
+/*
+ * A max aggregation's value (epoch milliseconds) as epoch seconds; 0 (none)
+ * when there is none (null: no documents) or it is not a finite date after
+ * the epoch.  Informational only, so it does not void the answer.
+ */
 static double
 max_value(const json_t *agg)
 {
 	const json_t *v = json_object_get(agg, "value");
+	double d;
 
-	return json_is_number(v) ? json_number_value(v) / 1000.0 : 0;
+	if (!json_is_number(v))
+		return 0;
+	d = json_number_value(v) / 1000.0;
+	return isfinite(d) && d > 0 ? d : 0;
+}
+
+static void
+add_outcome(struct eventlog_bucket *out, enum eventlog_outcome oc,
+    uint64_t n, const json_t *agg)
+{
+	double last = max_value(json_object_get(agg, "last"));
+
+	/* a repeated key adds up, saturating, and keeps the newest time */
+	out->count[oc] = sat_add_u64(out->count[oc], n);
+	if (last > out->last[oc])
+		out->last[oc] = last;
 }
 
 static int
@@ -290,7 +353,7 @@ parse_bucket(const json_t *b, struct eventlog_bucket *out)
 	const json_t *acts, *a, *outs, *o;
 	const char *an, *on;
 	size_t i, j;
-	int64_t n;
+	uint64_t n;
 
 	memset(out, 0, sizeof(*out));
 	if (!json_is_string(id))
@@ -318,12 +381,10 @@ parse_bucket(const json_t *b, struct eventlog_bucket *out)
 		return -EBADMSG;
 	json_array_foreach(acts, i, a) {
 		an = json_string_value(json_object_get(a, "key"));
-		if (an == NULL || !get_int(a, "doc_count", &n) || n < 0)
+		if (an == NULL || get_count(a, "doc_count", &n) < 0)
 			return -EBADMSG;
 		if (strcmp(an, "execute-timeout") == 0) {
-			out->count[EVENTLOG_TIMEOUT] += (uint64_t)n;
-			out->last[EVENTLOG_TIMEOUT] = max_value(
-			    json_object_get(a, "last"));
+			add_outcome(out, EVENTLOG_TIMEOUT, n, a);
 			continue;
 		}
 		if (strcmp(an, "execute") != 0)
@@ -335,7 +396,7 @@ parse_bucket(const json_t *b, struct eventlog_bucket *out)
 			enum eventlog_outcome oc;
 
 			on = json_string_value(json_object_get(o, "key"));
-			if (on == NULL || !get_int(o, "doc_count", &n) || n < 0)
+			if (on == NULL || get_count(o, "doc_count", &n) < 0)
 				return -EBADMSG;
 			if (strcmp(on, "success") == 0)
 				oc = EVENTLOG_SUCCESS;
@@ -343,8 +404,7 @@ parse_bucket(const json_t *b, struct eventlog_bucket *out)
 				oc = EVENTLOG_FAILURE;
 			else
 				continue;
-			out->count[oc] += (uint64_t)n;
-			out->last[oc] = max_value(json_object_get(o, "last"));
+			add_outcome(out, oc, n, o);
 		}
 	}
 	return 0;
@@ -455,6 +515,141 @@ out:
 	if (r < 0)
 		eventlog_result_free(ret);
 	return r;
+}
+
+/* ---- composite after_key ---------------------------------------------- */
+
+/*
+ * Parses an after_key into its values in source order (borrowed from
+ * *ret_root, which the caller frees).  The object must have exactly the
+ * query's sources, each a string (keyword) or a boolean, or null where the
+ * source has missing_bucket.
+ */
+static int
+after_key_load(const char *text, json_t **ret_root,
+    const json_t *ret_v[ELEMENTSOF(sources)])
+{
+	const json_t *v[ELEMENTSOF(sources)];
+	json_error_t jerr;
+	json_t *root;
+	size_t i;
+
+	root = json_loads(text, JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL)
+		return json_error_code(&jerr) == json_error_out_of_memory ?
+		    -ENOMEM : -EBADMSG;
+	if (!json_is_object(root) ||
+	    json_object_size(root) != ELEMENTSOF(sources))
+		goto bad;
+	for (i = 0; i < ELEMENTSOF(sources); i++) {
+		v[i] = json_object_get(root, sources[i].name);
+		if (v[i] == NULL)
+			goto bad;
+		if (json_is_null(v[i])) {
+			if (!sources[i].missing_bucket)
+				goto bad;
+		} else if (sources[i].kind == SOURCE_KEYWORD ?
+		    !json_is_string(v[i]) : !json_is_boolean(v[i]))
+			goto bad;
+	}
+	memcpy(ret_v, v, sizeof(v));
+	*ret_root = root;
+	return 0;
+bad:
+	json_decref(root);
+	return -EBADMSG;
+}
+
+/* Ascending composite order of one source's values (null first). */
+static int
+after_key_cmp_value(const json_t *a, const json_t *b, enum source_kind kind)
+{
+	size_t la, lb;
+	int c;
+
+	if (json_is_null(a) || json_is_null(b))
+		return (int)!json_is_null(a) - (int)!json_is_null(b);
+	if (kind == SOURCE_BOOLEAN)
+		return (int)json_is_true(a) - (int)json_is_true(b);
+	/* UTF-8 byte order, as Elasticsearch compares keyword terms */
+	la = json_string_length(a);
+	lb = json_string_length(b);
+	c = memcmp(json_string_value(a), json_string_value(b),
+	    la < lb ? la : lb);
+	if (c != 0)
+		return c < 0 ? -1 : 1;
+	return (la > lb) - (la < lb);
+}
+
+int
+eventlog_after_key_check(const char *prev_after_key,
+    const char *next_after_key)
+{
+	const json_t *pv[ELEMENTSOF(sources)], *nv[ELEMENTSOF(sources)];
+	json_t *proot = NULL, *nroot = NULL;
+	size_t i;
+	int r, c = 0;
+
+	if (next_after_key == NULL)
+		return -EINVAL;
+	r = after_key_load(next_after_key, &nroot, nv);
+	if (r < 0 || prev_after_key == NULL)
+		goto out;
+	r = after_key_load(prev_after_key, &proot, pv);
+	if (r < 0)
+		goto out;
+	for (i = 0; i < ELEMENTSOF(sources) && c == 0; i++)
+		c = after_key_cmp_value(pv[i], nv[i], sources[i].kind);
+	r = c < 0 ? 0 : -EBADMSG;
+out:
+	json_decref(proot);
+	json_decref(nroot);
+	return r;
+}
+
+/* FNV-1a, 64 bits */
+static uint64_t
+fnv1a(uint64_t h, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= UINT64_C(0x100000001b3);
+	}
+	return h;
+}
+
+int
+eventlog_after_key_fingerprint(const char *after_key, uint64_t *ret)
+{
+	const json_t *v[ELEMENTSOF(sources)];
+	uint64_t h = UINT64_C(0xcbf29ce484222325), len;
+	json_t *root;
+	unsigned char tag;
+	size_t i;
+	int r;
+
+	if (after_key == NULL)
+		return -EINVAL;
+	r = after_key_load(after_key, &root, v);
+	if (r < 0)
+		return r;
+	/* source order, a type tag, strings with their length: unambiguous */
+	for (i = 0; i < ELEMENTSOF(sources); i++) {
+		tag = json_is_null(v[i]) ? 0 : json_is_false(v[i]) ? 1 :
+		    json_is_true(v[i]) ? 2 : 3;
+		h = fnv1a(h, &tag, 1);
+		if (tag != 3)
+			continue;
+		len = json_string_length(v[i]);
+		h = fnv1a(h, &len, sizeof(len));
+		h = fnv1a(h, json_string_value(v[i]), (size_t)len);
+	}
+	json_decref(root);
+	*ret = h;
+	return 0;
 }
 
 void

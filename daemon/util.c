@@ -194,6 +194,12 @@ parse_uint64(const char *s, uint64_t *ret)
 	return 0;
 }
 
+uint64_t
+sat_add_u64(uint64_t a, uint64_t b)
+{
+	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
 /* Reads leading digits; returns the number of characters consumed. */
 static size_t
 scan_digits(const char *s, uint64_t *ret, bool *overflow)

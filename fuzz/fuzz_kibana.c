@@ -3,7 +3,8 @@
  * body parser, and frees whatever they return.  Checks the contract on the
  * way: err is always NUL-terminated within errsz, and every string handed
  * out is valid UTF-8 without a shortened tail (no NUL inside).
- * Seeds: fuzz/corpus/kibana/.
+ * Seeds: tests/unit/data/kibana/ (shared with the unit tests) and
+ * fuzz/corpus/kibana/ (inputs only the fuzzer uses).
  */
 #include <stddef.h>
 #include <stdint.h>

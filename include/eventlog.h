@@ -10,153 +10,23 @@
  * reverse_nested -> terms event.action -> terms event.outcome + max
  * @timestamp.  Reference: shared/reference/kibana-api.md sections 11-13.
  *
- * The pure functions (query building, response parsing) take no clock and do
- * no I/O, so unit tests and the fuzzer drive them with canned bodies.
- * Responses are parsed with kibana_json_load() (input repair).
+ * The pure functions (query building, response parsing) are declared in
+ * eventlog_es.h; this header adds the poller.
  */
 #ifndef KCM_EVENTLOG_H
 #define KCM_EVENTLOG_H
 
 #include <stdbool.h>
-#include <stddef.h>
 #include <stdint.h>
 
-#include "util.h"
-
-
-/* Composite page size: connector buckets per count request. */
-#define EVENTLOG_PAGE_SIZE	500
-/* At most this many count pages per poll (500,000 connector buckets). */
-#define EVENTLOG_MAX_PAGES	1000
-/* At most this many "connector started failing" entries (and detail
- * requests) per poll and target; the rest are counted, not logged. */
-#define EVENTLOG_DETAILS_MAX	10
-/* A pending (not yet counted) window never reaches further back than
- * max(lookback, this) before its end. */
-#define EVENTLOG_MAX_SPAN_MSEC	(24 * 3600 * INT64_C(1000))
-
-/* Why a search could not be used: label `reason` (fixed enum). */
-enum eventlog_reason {
-	EVENTLOG_OK,
-	EVENTLOG_NO_SHARDS,		/* 200, _shards.total 0 (no privilege / no index) */
-	EVENTLOG_NO_AGGREGATIONS,	/* 200 without "aggregations" */
-	EVENTLOG_INDEX_NOT_FOUND,	/* 404 index_not_found_exception */
-	EVENTLOG_SECURITY,		/* 401/403 security_exception */
-	EVENTLOG_SEARCH_PHASE,		/* 400 search_phase_execution_exception */
-	EVENTLOG_SHARD_FAILURES,	/* 200 with _shards.failed > 0 */
-	EVENTLOG_HTTP_ERROR,		/* any other non-2xx */
-	EVENTLOG_TRANSPORT,		/* no HTTP response (connect, TLS, timeout...) */
-	EVENTLOG_INVALID_RESPONSE,	/* 2xx but not the documented shape */
-	EVENTLOG__MAX,
-};
-
-const char *eventlog_reason_to_string(enum eventlog_reason r);
-
-/* Outcome label values, in this order. */
-enum eventlog_outcome {
-	EVENTLOG_SUCCESS,
-	EVENTLOG_FAILURE,
-	EVENTLOG_TIMEOUT,
-	EVENTLOG__OUTCOMES,
-};
-
-const char *eventlog_outcome_to_string(enum eventlog_outcome o);
-
-/* One connector of one composite bucket (not yet merged). */
-struct eventlog_bucket {
-	char	*connector_id;
-	char	*type_id;	/* "" when the event has none */
-	char	*space;		/* "*" (space_agnostic), "default" (no namespace), namespace */
-	char	*namespace;	/* raw, NULL when missing */
-	bool	 space_agnostic;
-	uint64_t count[EVENTLOG__OUTCOMES];
-	double	 last[EVENTLOG__OUTCOMES];	/* epoch seconds of the newest event; 0 = none */
-};
-
-struct eventlog_result {
-	enum eventlog_reason reason;
-	int64_t	 shards_total;
-	int64_t	 shards_failed;
-	char	*error_type;	/* ES error.type / first shard failure type, or NULL */
-	char	*error_reason;	/* ES error.reason (cut to 300 bytes), or NULL */
-	struct eventlog_bucket *v;
-	size_t	 n;
-	char	*after_key;	/* composite after_key as compact JSON, or NULL */
-};
-
-/* The latest failure document of one connector (second request). */
-struct eventlog_failure {
-	char	*timestamp;	/* @timestamp as sent */
-	char	*message;
-	char	*error_message;
-	char	*action_name;	/* kibana.action.name, or NULL (pre-8.7) */
-	char	*rule_id;	/* rule.id or the nested saved object of type alert */
-	char	*outcome;	/* "failure", or "timeout" for execute-timeout */
-};
-
-/*
- * Appends the URL path "/<index>/_search" with index percent-encoded
- * (anything but [A-Za-z0-9._*,:+-] becomes %XX).  -EINVAL for an empty index.
- */
-/*
- * The next window [*ret_start, *ret_end) in epoch milliseconds.  It starts
- * where the last counted window ended (start_ms; at first now - lookback)
- * and ends settle_ms before now.  A pending window reaching back more than
- * max(lookback, EVENTLOG_MAX_SPAN_MSEC) before its end is cut to that span:
- * then the function returns true (the caller warns that older events are
- * not counted).  *ret_end <= *ret_start means nothing has settled yet.
- */
-bool	 eventlog_window(int64_t now_ms, bool have_start, int64_t start_ms,
-	    int64_t lookback_ms, int64_t settle_ms, int64_t *ret_start,
-	    int64_t *ret_end);
-
-int	 eventlog_search_path(struct strbuf *out, const char *index);
-
-/*
- * The count request body for the half-open window [start_ms, end_ms)
- * (epoch milliseconds), composite page after `after_key` (compact JSON
- * object from a previous page, or NULL for the first page).
- */
-int	 eventlog_build_count_query(struct strbuf *out, int64_t start_ms,
-	    int64_t end_ms, const char *after_key, unsigned page_size);
-
-/*
- * The detail request body: the newest failed (execute/failure) or timed-out
- * execution of one connector in the window, size 1, _source filtered.
- * space_agnostic selects preconfigured connectors; otherwise namespace
- * (NULL = the default space, i.e. no namespace field).
- */
-int	 eventlog_build_failure_query(struct strbuf *out, int64_t start_ms,
-	    int64_t end_ms, const char *connector_id, const char *namespace,
-	    bool space_agnostic);
-
-/*
- * Classifies an Elasticsearch answer by HTTP status (0 = transport failure)
- * and body, and for a usable 2xx count response parses the buckets.
- * Always fills *ret (free with eventlog_result_free) and returns 0, or
- * -ENOMEM.  ret->reason says whether the answer can be used (buckets are
- * returned only with EVENTLOG_OK); err gets a short reason for
- * invalid_response.
- */
-int	 eventlog_parse_count(long status, const char *body, size_t len,
-	    struct eventlog_result *ret, char *err, size_t errsz);
-void	 eventlog_result_free(struct eventlog_result *r);
-
-/*
- * Parses a detail response: the verdict into *reason, and when it is
- * EVENTLOG_OK and a hit exists, the document into *ret (0); -ENOENT when
- * there is no hit, -EBADMSG when the answer is unusable.
- */
-int	 eventlog_parse_failure(long status, const char *body, size_t len,
-	    enum eventlog_reason *reason, struct eventlog_failure *ret);
-void	 eventlog_failure_free(struct eventlog_failure *f);
-
-/* ---- the check (one per target with elasticsearch.url) ------------ */
+#include "eventlog_es.h"
 
 struct check;
 struct engine_build;
 struct metrics;
 struct target_config;
+
+/* ---- the check (one per target with elasticsearch.url) ------------ */
 
 /* A connector that keeps failing is logged again at most this often. */
 #define EVENTLOG_REMINDER_MS		(3600 * INT64_C(1000))

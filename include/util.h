@@ -74,6 +74,13 @@ int	 parse_uint64(const char *s, uint64_t *ret);
 int	 parse_duration(const char *s, uint64_t *ret_usec);
 int	 parse_size(const char *s, uint64_t *ret_bytes);
 
+/*
+ * a + b, or UINT64_MAX when the sum does not fit: for counters fed by
+ * another program (Elasticsearch doc_count), which must stick at the top
+ * rather than wrap to a small number.
+ */
+uint64_t sat_add_u64(uint64_t a, uint64_t b);
+
 /* Formats a duration as the shortest of "250ms", "30s", "5m", "1h30m". */
 void	 format_duration(uint64_t usec, char *buf, size_t bufsz);
 
@@ -95,13 +102,6 @@ char	*base64_encode(const void *data, size_t len);
  * bytes.  NUL is a valid one-byte sequence here.
  */
 size_t	 utf8_sequence(const unsigned char *s, size_t avail, size_t *skip);
-
-/* a + b, or UINT64_MAX when that does not fit: counts saturate, never wrap. */
-static inline uint64_t
-sat_add_u64(uint64_t a, uint64_t b)
-{
-	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
-}
 
 /*
  * Opens a file the configuration names, for reading, without blocking on it

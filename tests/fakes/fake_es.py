@@ -965,6 +965,12 @@ class FakeES:
         names = [] if mode == "no_privilege" else self.resolve(expr)
         pred = compile_query(body.get("query"), now_ms)
         aggs = body.get("aggs", body.get("aggregations"))
+        if mode == "stuck_after_key" and aggs is not None:
+            # Fault injection, not Elasticsearch behaviour: a hostile or
+            # broken server that ignores the composite `after` and answers
+            # every page like the first, with the same after_key (issue 8,
+            # "A hostile Elasticsearch can inflate counts").
+            aggs = drop_composite_after(aggs)
         if mode == "all_shards_failed":
             raise fielddata_error("error.message", names[0] if names else expr)
         failed_idx = set()
@@ -1004,6 +1010,20 @@ class FakeES:
             resp["aggregations"] = AggRunner(now_ms, ok_names[0] if ok_names else expr).run(
                 aggs, ctxs)
         return 200, resp
+
+
+def drop_composite_after(aggs):
+    """A copy of an aggregation tree without any composite `after`."""
+    if isinstance(aggs, dict):
+        out = {}
+        for k, v in aggs.items():
+            if k == "composite" and isinstance(v, dict):
+                v = {kk: vv for kk, vv in v.items() if kk != "after"}
+            out[k] = drop_composite_after(v)
+        return out
+    if isinstance(aggs, list):
+        return [drop_composite_after(v) for v in aggs]
+    return aggs
 
 
 # ---------------------------------------------------------------------------

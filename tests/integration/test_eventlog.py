@@ -376,6 +376,44 @@ class TestEventLogCounting(EventLogCase):
             self.assertEqual(b1, a2)
 
 
+class TestEventLogHostilePaging(EventLogCase):
+    """An Elasticsearch that answers every composite page with the same
+    after_key (issue 8): before, the daemon fetched 1,000 pages and counted
+    the same buckets on each (1 -> 1,000)."""
+
+    def test_repeated_after_key_stops_paging_and_counts_nothing(self):
+        kib = self.start_fake()
+        es = self.start_es()
+        t0 = now_ms()
+        # more connectors than one composite page holds (500): paging starts
+        es.add_docs(IDX_9, [event(t0 - 60000 + i, "conn-%04d" % i, ".webhook", "9",
+                                  outcome="failure") for i in range(600)])
+        es.set_mode("stuck_after_key")
+        d = self.start_daemon([self.el_target(kib, es)])
+        m = d.wait_metrics(lambda m: (m.get(ERRORS, target=T, reason="invalid_response")
+                                      or 0) >= 2, timeout=30, what="two stuck polls")
+        counts = [v for lab, v in m.series(EXEC)
+                  if lab["connector_id"].startswith("conn-")]
+        self.assertEqual(sum(counts), 0, "nothing of a stuck poll is counted")
+        self.assertEqual(m.value(VISIBLE, target=T), 0)
+        self.assertEqual(m.value("kibana_connector_monitor_up", target=T,
+                                 api="event_log"), 0)
+        self.assertGreaterEqual(m.value("kibana_connector_monitor_requests_total",
+                                        target=T, api="event_log",
+                                        result="invalid_response"), 2)
+        # two count pages per poll: the first and the one that repeats
+        polls = m.value(ERRORS, target=T, reason="invalid_response")
+        pages = len([r for r in es.searches() if r["body"].get("size") == 0])
+        self.assertLessEqual(pages, 2 * polls + 2, (pages, polls))
+        # a well-behaved Elasticsearch again: the pending window is counted once
+        es.set_mode(None)
+        m = d.wait_metrics(lambda m: sum(v for lab, v in m.series(
+            EXEC, outcome="failure") if lab["connector_id"].startswith("conn-")) == 600,
+            timeout=30, what="all 600 failures counted once")
+        self.assertEqual(max(v for lab, v in m.series(EXEC, outcome="failure")
+                             if lab["connector_id"].startswith("conn-")), 1)
+
+
 class TestEventLogLogPolicy(EventLogCase):
     """A failing connector is logged when it starts failing, when its error
     text changes and when it recovers, not on every poll (issue 9)."""

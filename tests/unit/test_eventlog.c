@@ -16,7 +16,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "eventlog.h"
+#include "eventlog_es.h"
 #include "util.h"
 
 static FILE *
@@ -318,6 +318,339 @@ test_hostile(void **state)
 	eventlog_result_free(&r);
 }
 
+/*
+ * One connector bucket with the given JSON number texts: _shards.total,
+ * _shards.failed, the execute action's doc_count, its failure outcome's
+ * doc_count and "last" value.
+ */
+static void
+parse_counts(const char *total, const char *failed, const char *action,
+    const char *failure, const char *last, struct eventlog_result *r)
+{
+	char body[1024], err[128];
+	int n;
+
+	n = snprintf(body, sizeof(body),
+	    "{\"_shards\":{\"total\":%s,\"failed\":%s},\"aggregations\":{\"so\":"
+	    "{\"actions\":{\"connectors\":{\"buckets\":[{\"key\":{\"id\":\"c1\","
+	    "\"type_id\":\".webhook\",\"namespace\":null,\"space_agnostic\":null},"
+	    "\"events\":{\"action\":{\"buckets\":[{\"key\":\"execute\","
+	    "\"doc_count\":%s,\"outcome\":{\"buckets\":[{\"key\":\"failure\","
+	    "\"doc_count\":%s,\"last\":{\"value\":%s}}]}}]}}}]}}}}}",
+	    total, failed, action, failure, last);
+	assert_true(n > 0 && (size_t)n < sizeof(body));
+	assert_int_equal(eventlog_parse_count(200, body, (size_t)n, r, err,
+	    sizeof(err)), 0);
+	if (r->reason == EVENTLOG_INVALID_RESPONSE)	/* says why */
+		assert_true(err[0] != '\0');
+}
+
+static void
+test_count_ranges(void **state)
+{
+	static const struct {
+		const char	*failure;	/* doc_count text */
+		bool		 ok;
+		uint64_t	 want;
+	} cases[] = {
+		{ "7", true, 7 },
+		{ "0", true, 0 },
+		{ "7.0", true, 7 },
+		{ "7e0", true, 7 },
+		{ "-0.0", true, 0 },
+		{ "9223372036854775807", true, INT64_MAX },
+		{ "9007199254740992.0", true, UINT64_C(1) << 53 },
+		{ "-1", false, 0 },		/* ES never sends one */
+		{ "-9223372036854775808", false, 0 },
+		{ "7.5", false, 0 },
+		{ "1e300", false, 0 },		/* no UB: never converted */
+		{ "9007199254740994.0", false, 0 },	/* above 2^53 */
+		{ "18446744073709551616.0", false, 0 },
+		{ "9223372036854775808", false, 0 },	/* jansson: too big */
+		{ "1e400", false, 0 },		/* jansson: overflow */
+		{ "\"7\"", false, 0 },
+		{ "null", false, 0 },
+		{ "true", false, 0 },
+	};
+	struct eventlog_result r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ELEMENTSOF(cases); i++) {
+		parse_counts("1", "0", "1", cases[i].failure, "1000", &r);
+		if ((r.reason == EVENTLOG_OK) != cases[i].ok)
+			fail_msg("doc_count %s: reason %s", cases[i].failure,
+			    eventlog_reason_to_string(r.reason));
+		if (cases[i].ok) {
+			assert_int_equal(r.n, 1);
+			assert_true(r.v[0].count[EVENTLOG_FAILURE] ==
+			    cases[i].want);
+		} else {
+			assert_int_equal(r.reason, EVENTLOG_INVALID_RESPONSE);
+			assert_int_equal(r.n, 0);
+		}
+		eventlog_result_free(&r);
+	}
+	/* the action-level doc_count is checked the same way */
+	parse_counts("1", "0", "-1", "1", "1000", &r);
+	assert_int_equal(r.reason, EVENTLOG_INVALID_RESPONSE);
+	eventlog_result_free(&r);
+	parse_counts("1", "0", "0.5", "1", "1000", &r);
+	assert_int_equal(r.reason, EVENTLOG_INVALID_RESPONSE);
+	eventlog_result_free(&r);
+
+	/* _shards: negative or fractional is invalid, not "no shards" */
+	parse_counts("-1", "0", "1", "1", "1000", &r);
+	assert_int_equal(r.reason, EVENTLOG_INVALID_RESPONSE);
+	eventlog_result_free(&r);
+	parse_counts("2.5", "0", "1", "1", "1000", &r);
+	assert_int_equal(r.reason, EVENTLOG_INVALID_RESPONSE);
+	eventlog_result_free(&r);
+	parse_counts("1e300", "0", "1", "1", "1000", &r);
+	assert_int_equal(r.reason, EVENTLOG_INVALID_RESPONSE);
+	eventlog_result_free(&r);
+	parse_counts("0", "0", "1", "1", "1000", &r);
+	assert_int_equal(r.reason, EVENTLOG_NO_SHARDS);
+	eventlog_result_free(&r);
+	parse_counts("2.0", "0", "1", "1", "1000", &r);
+	assert_int_equal(r.reason, EVENTLOG_OK);
+	assert_int_equal(r.shards_total, 2);
+	eventlog_result_free(&r);
+	parse_counts("2", "-1", "1", "1", "1000", &r);
+	assert_int_equal(r.reason, EVENTLOG_INVALID_RESPONSE);
+	eventlog_result_free(&r);
+	parse_counts("2", "\"1\"", "1", "1", "1000", &r);
+	assert_int_equal(r.reason, EVENTLOG_INVALID_RESPONSE);
+	eventlog_result_free(&r);
+	parse_counts("2", "1.0", "1", "1", "1000", &r);
+	assert_int_equal(r.reason, EVENTLOG_SHARD_FAILURES);
+	assert_int_equal(r.shards_failed, 1);
+	eventlog_result_free(&r);
+
+	/* timestamps: finite and after the epoch, else "none" (0) */
+	parse_counts("1", "0", "1", "1", "-5000", &r);
+	assert_int_equal(r.reason, EVENTLOG_OK);
+	assert_true(r.v[0].last[EVENTLOG_FAILURE] == 0);
+	eventlog_result_free(&r);
+	parse_counts("1", "0", "1", "1", "null", &r);
+	assert_true(r.v[0].last[EVENTLOG_FAILURE] == 0);
+	eventlog_result_free(&r);
+	parse_counts("1", "0", "1", "1", "1.7e308", &r);
+	assert_true(r.v[0].last[EVENTLOG_FAILURE] > 1e300);
+	eventlog_result_free(&r);
+}
+
+/* A key repeated inside one bucket adds up, saturating, never wrapping. */
+static void
+test_count_saturates(void **state)
+{
+	static const char body[] =
+	    "{\"_shards\":{\"total\":1,\"failed\":0},\"aggregations\":{\"so\":"
+	    "{\"actions\":{\"connectors\":{\"buckets\":[{\"key\":{\"id\":\"c1\","
+	    "\"type_id\":\".webhook\",\"namespace\":null,\"space_agnostic\":null},"
+	    "\"events\":{\"action\":{\"buckets\":["
+	    "{\"key\":\"execute-timeout\",\"doc_count\":9223372036854775807,"
+	    "\"last\":{\"value\":2000}},"
+	    "{\"key\":\"execute-timeout\",\"doc_count\":9223372036854775807,"
+	    "\"last\":{\"value\":1000}},"
+	    "{\"key\":\"execute\",\"doc_count\":1,\"outcome\":{\"buckets\":["
+	    "{\"key\":\"failure\",\"doc_count\":9223372036854775807},"
+	    "{\"key\":\"failure\",\"doc_count\":9223372036854775807},"
+	    "{\"key\":\"failure\",\"doc_count\":2},"
+	    "{\"key\":\"success\",\"doc_count\":3}]}}]}}}]}}}}}";
+	struct eventlog_result r;
+	char err[128];
+
+	(void)state;
+	assert_int_equal(eventlog_parse_count(200, body, sizeof(body) - 1, &r,
+	    err, sizeof(err)), 0);
+	assert_int_equal(r.reason, EVENTLOG_OK);
+	assert_int_equal(r.n, 1);
+	/* 2 * (2^63 - 1) still fits */
+	assert_true(r.v[0].count[EVENTLOG_TIMEOUT] == UINT64_MAX - 1);
+	assert_true(r.v[0].last[EVENTLOG_TIMEOUT] == 2.0);	/* the newest */
+	assert_true(r.v[0].count[EVENTLOG_FAILURE] == EVENTLOG_COUNT_MAX);
+	assert_true(r.v[0].count[EVENTLOG_SUCCESS] == 3);
+	eventlog_result_free(&r);
+}
+
+#define AK(id, tid, ns, sa) "{\"id\":" id ",\"type_id\":" tid \
+	",\"namespace\":" ns ",\"space_agnostic\":" sa "}"
+
+static void
+want_order(const char *lo, const char *hi)
+{
+	if (eventlog_after_key_check(lo, hi) != 0)
+		fail_msg("%s should advance past %s", hi, lo);
+	if (eventlog_after_key_check(hi, lo) != -EBADMSG)
+		fail_msg("%s should not advance past %s", lo, hi);
+	assert_int_equal(eventlog_after_key_check(lo, lo), -EBADMSG);
+	assert_int_equal(eventlog_after_key_check(hi, hi), -EBADMSG);
+}
+
+static void
+test_after_key_order(void **state)
+{
+	const char *base = AK("\"b\"", "\"b\"", "\"b\"", "false");
+
+	(void)state;
+	/* equal keys never advance, also when written differently */
+	assert_int_equal(eventlog_after_key_check(base, base), -EBADMSG);
+	assert_int_equal(eventlog_after_key_check(base,
+	    "{ \"space_agnostic\" : false, \"namespace\":\"b\","
+	    "\"type_id\":\"b\",\"id\":\"b\" }"), -EBADMSG);
+
+	/* each source position, forward and back */
+	want_order(base, AK("\"c\"", "\"b\"", "\"b\"", "false"));
+	want_order(AK("\"a\"", "\"b\"", "\"b\"", "false"), base);
+	want_order(base, AK("\"b\"", "\"c\"", "\"b\"", "false"));
+	want_order(AK("\"b\"", "\"a\"", "\"b\"", "false"), base);
+	want_order(base, AK("\"b\"", "\"b\"", "\"c\"", "false"));
+	want_order(AK("\"b\"", "\"b\"", "\"a\"", "false"), base);
+	want_order(base, AK("\"b\"", "\"b\"", "\"b\"", "true"));
+	/* an earlier source decides, whatever the later ones do */
+	want_order(AK("\"a\"", "\"z\"", "\"z\"", "true"),
+	    AK("\"b\"", "\"a\"", "null", "null"));
+	want_order(AK("\"b\"", "\"a\"", "\"z\"", "true"),
+	    AK("\"b\"", "\"b\"", "null", "null"));
+	want_order(AK("\"b\"", "\"b\"", "\"a\"", "true"),
+	    AK("\"b\"", "\"b\"", "\"b\"", "null"));
+
+	/* missing_bucket: null first, before "" and false */
+	want_order(AK("\"b\"", "null", "\"b\"", "false"),
+	    AK("\"b\"", "\"\"", "\"b\"", "false"));
+	want_order(AK("\"b\"", "\"b\"", "null", "true"),
+	    AK("\"b\"", "\"b\"", "\"\"", "false"));
+	want_order(AK("\"b\"", "\"b\"", "\"b\"", "null"), base);
+	assert_int_equal(eventlog_after_key_check(
+	    AK("\"b\"", "null", "null", "null"),
+	    AK("\"b\"", "null", "null", "null")), -EBADMSG);
+
+	/* booleans */
+	want_order(AK("\"b\"", "\"b\"", "\"b\"", "false"),
+	    AK("\"b\"", "\"b\"", "\"b\"", "true"));
+
+	/* byte order: a prefix first, then UTF-8 binary order */
+	want_order(AK("\"\"", "null", "null", "null"),
+	    AK("\"a\"", "null", "null", "null"));
+	want_order(AK("\"a\"", "null", "null", "null"),
+	    AK("\"ab\"", "null", "null", "null"));
+	want_order(AK("\"a\"", "null", "null", "null"),
+	    AK("\"a\\u0000\"", "null", "null", "null"));
+	want_order(AK("\"B\"", "null", "null", "null"),
+	    AK("\"a\"", "null", "null", "null"));
+	want_order(AK("\"z\"", "null", "null", "null"),		/* 7a < c3 a9 */
+	    AK("\"\\u00e9\"", "null", "null", "null"));
+	want_order(AK("\"\xc3\xa9\"", "null", "null", "null"),
+	    AK("\"\\u0800\"", "null", "null", "null"));
+	/* U+FFFD (ef bf bd) < U+1F600 (f0 9f 98 80) in UTF-8, unlike UTF-16 */
+	want_order(AK("\"\\ufffd\"", "null", "null", "null"),
+	    AK("\"\\ud83d\\ude00\"", "null", "null", "null"));
+	want_order(AK("\"\xef\xbf\xbd\"", "null", "null", "null"),
+	    AK("\"\xf0\x9f\x98\x80\"", "null", "null", "null"));
+	/* bytes >= 0x80 are unsigned */
+	want_order(AK("\"\\u007f\"", "null", "null", "null"),
+	    AK("\"\\u0080\"", "null", "null", "null"));
+
+	/* the first page: only the shape of the key */
+	assert_int_equal(eventlog_after_key_check(NULL, base), 0);
+	assert_int_equal(eventlog_after_key_check(base, NULL), -EINVAL);
+}
+
+static void
+test_after_key_malformed(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		"not json",
+		"[]",
+		"null",
+		"\"b\"",
+		"{}",
+		AK("\"b\"", "\"b\"", "\"b\"", "false") " ",	/* fine: trailing space */
+		AK("\"b\"", "\"b\"", "\"b\"", "false") "x",
+		AK("\"b\"", "\"b\"", "\"b\"", "false") "{}",
+		AK("null", "\"b\"", "\"b\"", "false"),		/* id has no missing_bucket */
+		AK("1", "\"b\"", "\"b\"", "false"),
+		AK("\"b\"", "1", "\"b\"", "false"),
+		AK("\"b\"", "\"b\"", "true", "false"),
+		AK("\"b\"", "\"b\"", "[]", "false"),
+		AK("\"b\"", "\"b\"", "\"b\"", "\"true\""),
+		AK("\"b\"", "\"b\"", "\"b\"", "1"),
+		AK("\"b\"", "\"b\"", "\"b\"", "0.0"),
+		AK("\"b\"", "\"b\"", "\"b\"", "{}"),
+		"{\"id\":\"b\",\"type_id\":\"b\",\"namespace\":\"b\"}",
+		"{\"id\":\"b\",\"type_id\":\"b\",\"namespace\":\"b\","
+		    "\"space_agnostic\":false,\"extra\":1}",
+		"{\"id\":\"b\",\"type_id\":\"b\",\"namespace\":\"b\","
+		    "\"spaceagnostic\":false}",
+		"{\"id\":\"b\",\"id\":\"c\",\"type_id\":\"b\",\"namespace\":\"b\","
+		    "\"space_agnostic\":false}",
+	};
+	const char *good = AK("\"b\"", "\"b\"", "\"b\"", "false");
+	uint64_t fp;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ELEMENTSOF(bad); i++) {
+		if (i == 6) {	/* the trailing space is valid JSON text */
+			assert_int_equal(eventlog_after_key_check(good, bad[i]),
+			    -EBADMSG);	/* equal */
+			continue;
+		}
+		if (eventlog_after_key_check(NULL, bad[i]) != -EBADMSG ||
+		    eventlog_after_key_check(good, bad[i]) != -EBADMSG ||
+		    eventlog_after_key_check(bad[i], good) != -EBADMSG ||
+		    eventlog_after_key_fingerprint(bad[i], &fp) != -EBADMSG)
+			fail_msg("accepted: %s", bad[i]);
+	}
+	assert_int_equal(eventlog_after_key_fingerprint(NULL, &fp), -EINVAL);
+}
+
+static void
+test_after_key_fingerprint(void **state)
+{
+	uint64_t a, b, c, d, e, sentinel = 42;
+
+	(void)state;
+	assert_int_equal(eventlog_after_key_fingerprint(
+	    AK("\"b\"", "\"b\"", "null", "false"), &a), 0);
+	/* the same key written in another order and spacing */
+	assert_int_equal(eventlog_after_key_fingerprint(
+	    "{\"space_agnostic\": false, \"namespace\": null, "
+	    "\"id\": \"b\", \"type_id\": \"b\"}", &b), 0);
+	assert_true(a == b);
+	/* null, "", false and true differ; so do shifted string boundaries */
+	assert_int_equal(eventlog_after_key_fingerprint(
+	    AK("\"b\"", "\"b\"", "\"\"", "false"), &c), 0);
+	assert_int_equal(eventlog_after_key_fingerprint(
+	    AK("\"b\"", "\"b\"", "null", "null"), &d), 0);
+	assert_int_equal(eventlog_after_key_fingerprint(
+	    AK("\"bb\"", "\"\"", "null", "false"), &e), 0);
+	assert_true(a != c && a != d && c != d && a != e);
+	/* written only on success */
+	assert_int_equal(eventlog_after_key_fingerprint("{}", &sentinel),
+	    -EBADMSG);
+	assert_true(sentinel == 42);
+}
+
+/* What the poller does with a real answer: the key it got is well formed. */
+static void
+test_after_key_from_answer(void **state)
+{
+	struct eventlog_result r;
+
+	(void)state;
+	parse_fixture("count_page1.json", 200, &r);
+	assert_non_null(r.after_key);
+	assert_int_equal(eventlog_after_key_check(NULL, r.after_key), 0);
+	assert_int_equal(eventlog_after_key_check(r.after_key, r.after_key),
+	    -EBADMSG);
+	assert_int_equal(eventlog_after_key_check(r.after_key,
+	    AK("\"legacy-2\"", "null", "null", "null")), 0);
+	eventlog_result_free(&r);
+}
+
 static void
 test_failure_docs(void **state)
 {
@@ -348,7 +681,8 @@ test_failure_docs(void **state)
 	eventlog_failure_free(&f);
 	free(body);
 
-	body = read_fixture("failure_zero_shards.json", &len);
+	/* the detail search sees the same zero-shard answer as the count */
+	body = read_fixture("zero_shards.json", &len);
 	assert_int_equal(eventlog_parse_failure(200, body, len, &reason, &f),
 	    -EBADMSG);
 	assert_int_equal(reason, EVENTLOG_NO_SHARDS);
@@ -443,6 +777,12 @@ main(void)
 		cmocka_unit_test(test_failure_query_shape),
 		cmocka_unit_test(test_blind_answers),
 		cmocka_unit_test(test_hostile),
+		cmocka_unit_test(test_count_ranges),
+		cmocka_unit_test(test_count_saturates),
+		cmocka_unit_test(test_after_key_order),
+		cmocka_unit_test(test_after_key_malformed),
+		cmocka_unit_test(test_after_key_fingerprint),
+		cmocka_unit_test(test_after_key_from_answer),
 		cmocka_unit_test(test_failure_docs),
 		cmocka_unit_test(test_search_path),
 		cmocka_unit_test(test_enums),

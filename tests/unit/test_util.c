@@ -109,6 +109,21 @@ test_uint64(void **state)
 }
 
 static void
+test_sat_add(void **state)
+{
+	(void)state;
+	assert_true(sat_add_u64(0, 0) == 0);
+	assert_true(sat_add_u64(2, 3) == 5);
+	assert_true(sat_add_u64(UINT64_MAX - 1, 1) == UINT64_MAX);
+	assert_true(sat_add_u64(UINT64_MAX - 1, 2) == UINT64_MAX);
+	assert_true(sat_add_u64(1, UINT64_MAX) == UINT64_MAX);
+	assert_true(sat_add_u64(UINT64_MAX, UINT64_MAX) == UINT64_MAX);
+	assert_true(sat_add_u64(UINT64_C(1) << 63, UINT64_C(1) << 63) ==
+	    UINT64_MAX);
+	assert_true(sat_add_u64(INT64_MAX, INT64_MAX) == UINT64_MAX - 1);
+}
+
+static void
 test_strbuf(void **state)
 {
 	struct strbuf sb;
@@ -165,6 +180,7 @@ main(void)
 		cmocka_unit_test(test_format_duration),
 		cmocka_unit_test(test_size),
 		cmocka_unit_test(test_uint64),
+		cmocka_unit_test(test_sat_add),
 		cmocka_unit_test(test_strbuf),
 		cmocka_unit_test(test_base64),
 	};
