@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "kibana.h"
 #include "config_endpoint.h"
 #include "config_probes.h"
 #include "log.h"
@@ -246,13 +247,6 @@ event_log_init(struct event_log_config *el)
 	el->series_retention_usec = CONFIG_DEFAULT_EVENT_LOG_RETENTION_USEC;
 }
 
-bool
-config_space_id_valid(const char *s)
-{
-	return *s != '\0' &&
-	    strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-") == strlen(s);
-}
-
 static int
 target_parse_spaces(struct schema *p, const struct schema_key *spec,
     const struct ytree_node *v, void *ctx, const char *where)
@@ -299,7 +293,7 @@ target_parse_spaces(struct schema *p, const struct schema_key *spec,
 			ok = false;
 			continue;
 		}
-		if (!config_space_id_valid(s)) {
+		if (!kibana_space_id_valid(s)) {
 			ytree_error(&p->rep, item, "'%s': invalid space id "
 			    "'%s' (use only a-z, 0-9, '_' and '-')", spec->key,
 			    ytree_show(&sh, s));
@@ -969,10 +963,3 @@ config_errors_print(const struct config_errors *errs, FILE *f)
 		    errs->v[i].column, errs->v[i].message);
 }
 
-bool
-config_str_equal(const char *a, const char *b)
-{
-	if (a == NULL || b == NULL)
-		return a == b;
-	return strcmp(a, b) == 0;
-}

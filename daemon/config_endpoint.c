@@ -19,7 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "config_types.h"
 #include "config_endpoint.h"
 #include "schema.h"
 #include "secret.h"
@@ -352,16 +352,16 @@ bool
 config_endpoint_equal(const struct endpoint_config *a,
     const struct endpoint_config *b)
 {
-	return config_str_equal(a->url, b->url) &&
-	    config_str_equal(a->api_key_file, b->api_key_file) &&
-	    config_str_equal(a->username, b->username) &&
-	    config_str_equal(a->password_file, b->password_file) &&
-	    config_str_equal(a->ca_file, b->ca_file) &&
-	    config_str_equal(a->client_cert_file, b->client_cert_file) &&
-	    config_str_equal(a->client_key_file, b->client_key_file) &&
-	    config_str_equal(a->proxy, b->proxy) &&
+	return str_equal_null(a->url, b->url) &&
+	    str_equal_null(a->api_key_file, b->api_key_file) &&
+	    str_equal_null(a->username, b->username) &&
+	    str_equal_null(a->password_file, b->password_file) &&
+	    str_equal_null(a->ca_file, b->ca_file) &&
+	    str_equal_null(a->client_cert_file, b->client_cert_file) &&
+	    str_equal_null(a->client_key_file, b->client_key_file) &&
+	    str_equal_null(a->proxy, b->proxy) &&
 	    a->insecure_skip_verify == b->insecure_skip_verify &&
 	    a->timeout_usec == b->timeout_usec &&
 	    a->max_response_bytes == b->max_response_bytes &&
-	    config_str_equal(a->auth_header, b->auth_header);
+	    str_equal_null(a->auth_header, b->auth_header);
 }

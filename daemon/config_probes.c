@@ -16,7 +16,8 @@
 
 #include <jansson.h>
 
-#include "config.h"
+#include "config_types.h"
+#include "kibana.h"
 #include "config_probes.h"
 #include "schema.h"
 #include "util.h"
@@ -84,7 +85,7 @@ probe_parse_space(struct schema *p, const struct schema_key *spec,
 	s = schema_expect_string(p, spec->key, v);
 	if (s == NULL)
 		return -EINVAL;
-	if (!config_space_id_valid(s)) {
+	if (!kibana_space_id_valid(s)) {
 		ytree_error(&p->rep, v, "'%s': invalid space id '%s' (use only "
 		    "a-z, 0-9, '_' and '-')", spec->key, ytree_show(&sh, s));
 		return -EINVAL;

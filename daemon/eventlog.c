@@ -17,7 +17,8 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "config.h"
+#include "config_endpoint.h"
+#include "config_types.h"
 #include "engine.h"
 #include "eventlog.h"
 #include "inventory.h"
@@ -969,7 +970,7 @@ eventlog_same(const void *a, const void *b)
 
 	return strcmp(x->cfg->name, y->cfg->name) == 0 &&
 	    strcmp(x->url, y->url) == 0 &&
-	    config_str_equal(x->state_dir, y->state_dir) &&
+	    str_equal_null(x->state_dir, y->state_dir) &&
 	    config_endpoint_equal(&x->cfg->elasticsearch, &y->cfg->elasticsearch) &&
 	    p->interval_usec == q->interval_usec &&
 	    p->lookback_usec == q->lookback_usec &&

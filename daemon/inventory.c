@@ -13,7 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "config_endpoint.h"
+#include "config_types.h"
 #include "engine.h"
 #include "inventory.h"
 #include "kibana.h"

@@ -783,6 +783,13 @@ kibana_space_path(struct strbuf *out, const char *space, const char *path)
 }
 
 bool
+kibana_space_id_valid(const char *s)
+{
+	return *s != '\0' &&
+	    strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-") == strlen(s);
+}
+
+bool
 kibana_is_system_connector_id(const char *id)
 {
 	return id != NULL && strncmp(id, KIBANA_SYSTEM_CONNECTOR_PREFIX,

@@ -18,7 +18,8 @@
 
 #include <jansson.h>
 
-#include "config.h"
+#include "config_endpoint.h"
+#include "config_types.h"
 #include "engine.h"
 #include "http_client.h"
 #include "inventory.h"

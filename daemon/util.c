@@ -320,6 +320,14 @@ parse_size(const char *s, uint64_t *ret_bytes)
 	return 0;
 }
 
+bool
+str_equal_null(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
 int
 strbuf_put_urlencoded(struct strbuf *sb, const char *s, const char *keep)
 {

@@ -6,7 +6,7 @@
 #ifndef KCM_CONFIG_ENDPOINT_H
 #define KCM_CONFIG_ENDPOINT_H
 
-#include "config.h"
+#include "config_types.h"
 #include "schema.h"
 #include "ytree.h"
 
@@ -24,5 +24,9 @@ void	 config_endpoint_done(struct endpoint_config *ep);
 int	 config_endpoint_parse(struct schema *s, const char *key,
 	    const struct ytree_node *v, const char *where,
 	    struct endpoint_config *ep);
+
+/* Same settings (credentials compared too): a reload may carry its check. */
+bool	 config_endpoint_equal(const struct endpoint_config *a,
+	    const struct endpoint_config *b);
 
 #endif /* KCM_CONFIG_ENDPOINT_H */

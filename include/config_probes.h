@@ -5,7 +5,7 @@
 #ifndef KCM_CONFIG_PROBES_H
 #define KCM_CONFIG_PROBES_H
 
-#include "config.h"
+#include "config_types.h"
 #include "schema.h"
 #include "ytree.h"
 

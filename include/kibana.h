@@ -128,6 +128,9 @@ int64_t	 kibana_rules_pages(int64_t total, int64_t per_page);
  */
 int	 kibana_space_path(struct strbuf *out, const char *space, const char *path);
 
+/* A space id as Kibana accepts it: [a-z0-9_-]+ (the configuration's check). */
+bool	 kibana_space_id_valid(const char *s);
+
 /* True for ids Kibana builds for system actions ("system-connector-..."). */
 bool	 kibana_is_system_connector_id(const char *id);
 

@@ -103,6 +103,9 @@ char	*base64_encode(const void *data, size_t len);
  */
 size_t	 utf8_sequence(const unsigned char *s, size_t avail, size_t *skip);
 
+/* Both NULL, or both strings and equal. */
+bool	 str_equal_null(const char *a, const char *b);
+
 /*
  * Opens a file the configuration names, for reading, without blocking on it
  * (O_NONBLOCK: a FIFO, terminal or device named by mistake cannot stall the
