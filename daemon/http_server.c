@@ -16,7 +16,7 @@
 #include <event2/keyvalq_struct.h>
 #include <systemd/sd-daemon.h>
 
-#include "config.h"
+#include "config_types.h"
 #include "expo.h"
 #include "http_server.h"
 #include "log.h"

@@ -12,7 +12,7 @@
 #include <event2/event.h>
 #include <jansson.h>
 
-#include "config.h"
+#include "config_types.h"
 #include "engine.h"
 #include "eventlog.h"
 #include "inventory.h"
