@@ -652,7 +652,7 @@ series_prune(struct eventlog *el)
 static bool
 is_failing(const struct elconn *c)
 {
-	return c->count[EVENTLOG_FAILURE] + c->count[EVENTLOG_TIMEOUT] > 0;
+	return c->count[EVENTLOG_FAILURE] > 0 || c->count[EVENTLOG_TIMEOUT] > 0;
 }
 
 /* Connectors not yet known to fail first, then by number of failures. */
