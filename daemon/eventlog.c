@@ -67,6 +67,8 @@ struct eventlog {
 	unsigned		 pages;
 	struct elconn		*conns;
 	size_t			 nconns, capconns;
+	uint64_t		*seen;		/* hashes of this poll's bucket keys */
+	size_t			 nseen, capseen;	/* open addressing, 0 = empty */
 
 	enum eventlog_reason	 last_reason;	/* for logging changes only */
 
@@ -161,6 +163,65 @@ conns_reset(struct eventlog *el)
 	free(el->conns);
 	el->conns = NULL;
 	el->nconns = el->capconns = 0;
+	free(el->seen);
+	el->seen = NULL;
+	el->nseen = el->capseen = 0;
+}
+
+/* FNV-1a of a composite bucket key (never 0: 0 marks an empty slot). */
+static uint64_t
+bucket_hash(const struct eventlog_bucket *b)
+{
+	const char *parts[3] = { b->connector_id, b->type_id,
+	    b->namespace != NULL ? b->namespace : "" };
+	uint64_t h = UINT64_C(0xcbf29ce484222325);
+	const unsigned char *p;
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		for (p = (const unsigned char *)parts[i]; *p != '\0'; p++)
+			h = (h ^ *p) * UINT64_C(0x100000001b3);
+		h = (h ^ 0xff) * UINT64_C(0x100000001b3);
+	}
+	h = (h ^ (b->namespace == NULL ? 1u : 2u)) * UINT64_C(0x100000001b3);
+	h = (h ^ (b->space_agnostic ? 3u : 4u)) * UINT64_C(0x100000001b3);
+	return h != 0 ? h : 1;
+}
+
+/*
+ * Records a bucket key of this poll: 1 when it was new, 0 when the poll
+ * already had it (composite pages never repeat a bucket: a server that
+ * does would have the same executions counted again), -ENOMEM.
+ */
+static int
+bucket_seen(struct eventlog *el, uint64_t h)
+{
+	size_t i, mask;
+
+	if ((el->nseen + 1) * 2 > el->capseen) {
+		size_t cap = el->capseen ? el->capseen * 2 : 1024, j;
+		uint64_t *n = calloc(cap, sizeof(*n));
+
+		if (n == NULL)
+			return -ENOMEM;
+		for (j = 0; j < el->capseen; j++) {
+			if (el->seen[j] == 0)
+				continue;
+			for (i = el->seen[j] & (cap - 1); n[i] != 0; i = (i + 1) & (cap - 1))
+				;
+			n[i] = el->seen[j];
+		}
+		free(el->seen);
+		el->seen = n;
+		el->capseen = cap;
+	}
+	mask = el->capseen - 1;
+	for (i = h & mask; el->seen[i] != 0; i = (i + 1) & mask)
+		if (el->seen[i] == h)
+			return 0;
+	el->seen[i] = h;
+	el->nseen++;
+	return 1;
 }
 
 static int
@@ -465,13 +526,19 @@ conn_find_or_add(struct eventlog *el, const struct eventlog_bucket *b)
 	return c;
 }
 
+/* 0, -EBADMSG for a bucket an earlier page (or this one) had, -ENOMEM. */
 static int
 merge(struct eventlog *el, const struct eventlog_result *res)
 {
 	struct elconn *c;
 	size_t i;
 	unsigned o;
+	int r;
 
+	for (i = 0; i < res->n; i++) {
+		if ((r = bucket_seen(el, bucket_hash(&res->v[i]))) <= 0)
+			return r < 0 ? r : -EBADMSG;
+	}
 	for (i = 0; i < res->n; i++) {
 		const struct eventlog_bucket *b = &res->v[i];
 
@@ -807,7 +874,9 @@ count_done(struct check *ck, struct eventlog *el, const char *sent_after_key,
 {
 	struct eventlog_result res;
 	const char *tv[1] = { el->cfg->name };
+	const char *why;
 	char err[256];
+	int mr;
 	long status = resp->result == HTTP_RESULT_OK ? resp->status : 0;
 
 	if (eventlog_parse_count(status, resp->body, resp->body_len, &res,
@@ -835,31 +904,36 @@ count_done(struct check *ck, struct eventlog *el, const char *sent_after_key,
 		return kr;
 	}
 	/*
-	 * A page must move past the after_key it was asked for: one that
-	 * repeats or goes back would count the same buckets again, page after
-	 * page.  Then nothing of this poll is counted (the window stays).
+	 * A page must move past the after_key it was asked for and hold no
+	 * bucket an earlier page had: a server that repeats either would have
+	 * the same executions counted again, page after page.  Then nothing of
+	 * this poll is counted (the window stays pending).
 	 */
+	why = NULL;
 	if (res.after_key != NULL &&
-	    eventlog_after_key_check(sent_after_key, res.after_key) < 0) {
-		const char *ev[2] = { el->cfg->name,
-		    eventlog_reason_to_string(EVENTLOG_INVALID_RESPONSE) };
-
-		metrics_add(el->fam.errors, ev, 1);
-		metrics_set(el->fam.visible, tv, 0);
-		note_visibility(el, EVENTLOG_INVALID_RESPONSE, status, NULL,
-		    "the composite after_key does not advance past the one sent");
-		check_fail(ck, API_EVENT_LOG);
-		eventlog_result_free(&res);
-		return RESULT_INVALID_RESPONSE;
-	}
-	el->pages++;
-	if (merge(el, &res) < 0) {
+	    eventlog_after_key_check(sent_after_key, res.after_key) < 0)
+		why = "the composite after_key does not advance past the one sent";
+	else if ((mr = merge(el, &res)) == -EBADMSG)
+		why = "a composite bucket comes back on a later page";
+	else if (mr < 0) {
 		log_error("out of memory counting the event log of target '%s'",
 		    el->cfg->name);
 		check_fail(ck, API_EVENT_LOG);
 		eventlog_result_free(&res);
 		return kr;
 	}
+	if (why != NULL) {
+		const char *ev[2] = { el->cfg->name,
+		    eventlog_reason_to_string(EVENTLOG_INVALID_RESPONSE) };
+
+		metrics_add(el->fam.errors, ev, 1);
+		metrics_set(el->fam.visible, tv, 0);
+		note_visibility(el, EVENTLOG_INVALID_RESPONSE, status, NULL, why);
+		check_fail(ck, API_EVENT_LOG);
+		eventlog_result_free(&res);
+		return RESULT_INVALID_RESPONSE;
+	}
+	el->pages++;
 	if (res.n >= EVENTLOG_PAGE_SIZE && res.after_key != NULL) {
 		if (el->pages < EVENTLOG_MAX_PAGES) {
 			if (submit(ck, el, ELREQ_COUNT, NULL, res.after_key) < 0)

@@ -965,11 +965,13 @@ class FakeES:
         names = [] if mode == "no_privilege" else self.resolve(expr)
         pred = compile_query(body.get("query"), now_ms)
         aggs = body.get("aggs", body.get("aggregations"))
-        if mode == "stuck_after_key" and aggs is not None:
+        sent_after = find_composite_after(aggs) if mode == "repeat_buckets" else None
+        if mode in ("stuck_after_key", "repeat_buckets") and aggs is not None:
             # Fault injection, not Elasticsearch behaviour: a hostile or
             # broken server that ignores the composite `after` and answers
-            # every page like the first, with the same after_key (issue 8,
-            # "A hostile Elasticsearch can inflate counts").
+            # every page like the first (issue 8, "A hostile Elasticsearch
+            # can inflate counts"): with the same after_key (stuck_after_key)
+            # or with one that seems to advance (repeat_buckets).
             aggs = drop_composite_after(aggs)
         if mode == "all_shards_failed":
             raise fielddata_error("error.message", names[0] if names else expr)
@@ -1009,7 +1011,35 @@ class FakeES:
         if aggs is not None:
             resp["aggregations"] = AggRunner(now_ms, ok_names[0] if ok_names else expr).run(
                 aggs, ctxs)
+            if sent_after is not None:
+                moved = dict(sent_after, id=str(sent_after.get("id")) + "~")
+                set_after_keys(resp["aggregations"], moved)
         return 200, resp
+
+
+def find_composite_after(aggs):
+    """The `after` of the first composite aggregation in the tree, or None."""
+    if isinstance(aggs, dict):
+        for k, v in aggs.items():
+            if k == "composite" and isinstance(v, dict) and "after" in v:
+                return v["after"]
+            found = find_composite_after(v)
+            if found is not None:
+                return found
+    return None
+
+
+def set_after_keys(res, key):
+    """Replaces every after_key in an aggregation result by key."""
+    if isinstance(res, dict):
+        for k, v in res.items():
+            if k == "after_key":
+                res[k] = dict(key)
+            else:
+                set_after_keys(v, key)
+    elif isinstance(res, list):
+        for v in res:
+            set_after_keys(v, key)
 
 
 def drop_composite_after(aggs):

@@ -382,13 +382,20 @@ class TestEventLogHostilePaging(EventLogCase):
     the same buckets on each (1 -> 1,000)."""
 
     def test_repeated_after_key_stops_paging_and_counts_nothing(self):
+        self.check_hostile_paging("stuck_after_key")
+
+    def test_repeated_buckets_behind_a_moving_after_key_count_nothing(self):
+        # the after_key seems to advance, but the buckets are the first page's
+        self.check_hostile_paging("repeat_buckets")
+
+    def check_hostile_paging(self, mode):
         kib = self.start_fake()
         es = self.start_es()
         t0 = now_ms()
         # more connectors than one composite page holds (500): paging starts
         es.add_docs(IDX_9, [event(t0 - 60000 + i, "conn-%04d" % i, ".webhook", "9",
                                   outcome="failure") for i in range(600)])
-        es.set_mode("stuck_after_key")
+        es.set_mode(mode)
         d = self.start_daemon([self.el_target(kib, es)])
         m = d.wait_metrics(lambda m: (m.get(ERRORS, target=T, reason="invalid_response")
                                       or 0) >= 2, timeout=30, what="two stuck polls")
