@@ -958,8 +958,14 @@ config_errors_print(const struct config_errors *errs, FILE *f)
 
 	if (errs == NULL)
 		return;
-	for (i = 0; i < errs->n; i++)
-		fprintf(f, "%s:%u:%u: %s\n", errs->v[i].file, errs->v[i].line,
-		    errs->v[i].column, errs->v[i].message);
+	for (i = 0; i < errs->n; i++) {
+		if (errs->v[i].line == 0)	/* about the file as a whole */
+			fprintf(f, "%s: %s\n", errs->v[i].file,
+			    errs->v[i].message);
+		else
+			fprintf(f, "%s:%u:%u: %s\n", errs->v[i].file,
+			    errs->v[i].line, errs->v[i].column,
+			    errs->v[i].message);
+	}
 }
 

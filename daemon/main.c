@@ -33,7 +33,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: kibana-connector-monitor [--config FILE] [--check-config] [--once]\n"
-	    "                                [--version] [--help]\n"
+	    "                                [--no-probes] [--version] [--help]\n"
 	    "\n"
 	    "Watches Kibana alerting connectors and serves their health as\n"
 	    "Prometheus metrics.\n"
@@ -47,6 +47,8 @@ usage(FILE *f)
 	    "                      probed connectors really execute and send real\n"
 	    "                      notifications), print the metrics, exit 0 when\n"
 	    "                      every request succeeded, else 1\n"
+	    "      --no-probes     never execute a connector: the configured probes\n"
+	    "                      are left out (with --once or as a daemon)\n"
 	    "  -V, --version       print the version and library versions\n"
 	    "  -h, --help          print this help\n"
 	    "\n"
@@ -156,6 +158,13 @@ log_rejected(const struct config_errors *errs, const char *path, int r)
 
 		snprintf(line, sizeof(line), "%u", e->line);
 		snprintf(col, sizeof(col), "%u", e->column);
+		if (e->line == 0) {	/* about the file as a whole: no position */
+			f[1].value = f[2].value = NULL;
+			log_struct(LOG_ERR, MSGID_CONFIG_REJECTED, f,
+			    ELEMENTSOF(f), "%s: %s",
+			    e->file != NULL ? e->file : path, e->message);
+			continue;
+		}
 		log_struct(LOG_ERR, MSGID_CONFIG_REJECTED, f, ELEMENTSOF(f),
 		    "%s:%u:%u: %s", e->file != NULL ? e->file : path, e->line,
 		    e->column, e->message);
@@ -312,12 +321,14 @@ main(int argc, char *argv[])
 		{ "config", required_argument, NULL, 'c' },
 		{ "check-config", no_argument, NULL, 't' },
 		{ "once", no_argument, NULL, 'o' },
+		{ "no-probes", no_argument, NULL, 'P' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = CONFIG_DEFAULT_PATH;
 	bool explicit_path = false, check = false, once = false, builtin;
+	bool no_probes = false;
 	struct kcm_config *cfg = NULL;
 	struct event_base *base = NULL;
 	struct event *sig_term = NULL, *sig_int = NULL, *sig_hup = NULL;
@@ -345,6 +356,9 @@ main(int argc, char *argv[])
 			break;
 		case 'o':
 			once = true;
+			break;
+		case 'P':
+			no_probes = true;
 			break;
 		case 'V':
 			print_version();
@@ -419,7 +433,10 @@ main(int argc, char *argv[])
 	}
 	d.base = base;
 	d.cfg = cfg;
-	if ((d.monitor = monitor_new(base, cfg, once)) == NULL) {
+	if (no_probes && cfg->nprobes > 0)
+		log_info("--no-probes: the %zu configured probe(s) are not run; "
+		    "no connector is executed", cfg->nprobes);
+	if ((d.monitor = monitor_new(base, cfg, once, no_probes)) == NULL) {
 		log_error("cannot initialise: out of memory");
 		goto out_kcm;
 	}

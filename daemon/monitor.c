@@ -43,6 +43,7 @@ struct monitor {
 	struct event_base	*base;
 	const struct kcm_config	*cfg;
 	bool			 once;
+	bool			 no_probes;	/* --no-probes: never execute */
 	struct http_client	*http;
 	struct metrics		*metrics;
 	struct monitor_families	 fam;
@@ -183,7 +184,7 @@ build(struct monitor *m, const struct kcm_config *cfg)
 		    eventlog_add(b, m->metrics, t, inv[i], state_dir) == NULL)
 			goto fail;
 	}
-	for (i = 0; i < cfg->nprobes; i++) {
+	for (i = 0; i < (m->no_probes ? 0 : cfg->nprobes); i++) {
 		const struct probe_config *p = &cfg->probes[i];
 
 		if (p->target_index >= cfg->ntargets)
@@ -206,7 +207,8 @@ fail:
 }
 
 struct monitor *
-monitor_new(struct event_base *base, const struct kcm_config *cfg, bool once)
+monitor_new(struct event_base *base, const struct kcm_config *cfg, bool once,
+    bool no_probes)
 {
 	struct monitor *m;
 
@@ -214,6 +216,7 @@ monitor_new(struct event_base *base, const struct kcm_config *cfg, bool once)
 		return NULL;
 	m->base = base;
 	m->once = once;
+	m->no_probes = no_probes;
 	if ((m->metrics = metrics_new()) == NULL ||
 	    (m->http = http_client_new(base)) == NULL ||
 	    register_families(m) < 0 ||

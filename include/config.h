@@ -51,7 +51,8 @@ int	 config_default(struct kcm_config **ret);
 
 void	 config_free(struct kcm_config *cfg);	/* NULL-safe; wipes secrets */
 void	 config_errors_free(struct config_errors *errs);
-/* Writes each error as "FILE:LINE:COLUMN: message\n". */
+/* Writes each error as "FILE:LINE:COLUMN: message\n" ("FILE: message\n"
+ * for an error about the whole file, such as one that cannot be opened). */
 void	 config_errors_print(const struct config_errors *errs, FILE *f);
 
 #endif /* KCM_CONFIG_H */

@@ -17,9 +17,12 @@ struct kcm_config;
 struct monitor;
 struct strbuf;
 
-/* cfg is borrowed until monitor_reload() replaces it. */
+/*
+ * cfg is borrowed until monitor_reload() replaces it.  no_probes: the
+ * configured probes are left out (--no-probes), also after reloads.
+ */
 struct monitor *monitor_new(struct event_base *base,
-	    const struct kcm_config *cfg, bool once);
+	    const struct kcm_config *cfg, bool once, bool no_probes);
 void	 monitor_free(struct monitor *m);	/* NULL-safe */
 
 /* Starts every check (first inventory polls run at once). */

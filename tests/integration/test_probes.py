@@ -61,6 +61,24 @@ class ProbeTest(KcmTestCase):
         return [r for r in d_or_text if r.get("message_id") == MSGID and
                 all(r.get(k) == v for k, v in fields.items())]
 
+    # -- --no-probes ------------------------------------------------------------
+
+    def test_no_probes_executes_nothing(self):
+        fake = self.start_fake()
+        probes = [{"connector_id": SERVERLOG, "params": {"message": "synthetic check"}}]
+        cfg = self.write_probe_config([self.target(fake)], probes)
+        p = self.run_cli(["--config", cfg, "--once", "--no-probes"], timeout=40)
+        self.assertEqual(p.returncode, 0, p.stderr[-2000:])
+        m = check_exposition(p.stdout)
+        self.assertEqual(self.execute_requests(fake), [])
+        self.assertEqual(m.series("kibana_connector_probe_runs_total"), [])
+        self.assertTrue(m.series("kibana_connector_info"))      # the rest ran
+        self.assertIn(b"--no-probes: the 1 configured probe(s) are not run", p.stderr)
+        # the same configuration without the flag executes the connector
+        p = self.run_cli(["--config", cfg, "--once"], timeout=40)
+        self.assertEqual(p.returncode, 0, p.stderr[-2000:])
+        self.assertEqual(len(self.execute_requests(fake)), 1)
+
     # -- classification -------------------------------------------------------
 
     def test_every_classification_once(self):
