@@ -39,6 +39,18 @@ class StateTest(EventLogCase):
         self.assertEqual(self.failures(m), want)
         return d, m
 
+    def one_failure_counted_and_stopped(self):
+        """A daemon with the state directory counted one failure and
+        stopped: (fake Kibana, fake Elasticsearch, environment)."""
+        kib = self.start_fake()
+        es = self.start_es()
+        es.add_docs(IDX_9, [event(now_ms() - 60000, WEBHOOK, ".webhook", "9",
+                                  outcome="failure")])
+        env = {"STATE_DIRECTORY": self.state}
+        d, _ = self.run_until_counted(kib, es, env, 1)
+        d.stop()
+        return kib, es, env
+
     def test_restart_counts_each_run_once(self):
         kib = self.start_fake()
         es = self.start_es()
@@ -91,13 +103,7 @@ class StateTest(EventLogCase):
         self.assertEqual(os.listdir(self.state), [])
 
     def test_unusable_state_file_is_named_and_ignored(self):
-        kib = self.start_fake()
-        es = self.start_es()
-        es.add_docs(IDX_9, [event(now_ms() - 60000, WEBHOOK, ".webhook", "9",
-                                  outcome="failure")])
-        env = {"STATE_DIRECTORY": self.state}
-        d, _ = self.run_until_counted(kib, es, env, 1)
-        d.stop()
+        kib, es, env = self.one_failure_counted_and_stopped()
         (name,) = self.state_files()
         path = os.path.join(self.state, name)
         with open(path, "w", encoding="utf-8") as f:
@@ -110,13 +116,7 @@ class StateTest(EventLogCase):
             self.assertEqual(json.load(f)["target"], T)       # rewritten whole
 
     def test_changed_index_does_not_reuse_the_window(self):
-        kib = self.start_fake()
-        es = self.start_es()
-        es.add_docs(IDX_9, [event(now_ms() - 60000, WEBHOOK, ".webhook", "9",
-                                  outcome="failure")])
-        env = {"STATE_DIRECTORY": self.state}
-        d, _ = self.run_until_counted(kib, es, env, 1)
-        d.stop()
+        kib, es, env = self.one_failure_counted_and_stopped()
         # another index expression: another window, counted from the lookback
         d2, _ = self.run_until_counted(kib, es, env, 1, index=".kibana-event-log-*,-x")
         self.assertEqual(len(self.state_files()), 2)
