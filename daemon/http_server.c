@@ -26,8 +26,7 @@
 
 struct http_server {
 	struct evhttp	*http;
-	http_server_metrics_fn metrics;
-	void		*metrics_arg;
+	struct http_server_handlers h;
 };
 
 static const char landing_page[] =
@@ -96,7 +95,7 @@ handle(struct evhttp_request *req, void *arg)
 
 	/* /metrics: the cached rendering; never waits on Kibana. */
 	out = evbuffer_new();
-	if (out == NULL || s->metrics(s->metrics_arg, out) < 0) {
+	if (out == NULL || s->h.metrics(s->h.arg, out) < 0) {
 		if (out != NULL)
 			evbuffer_free(out);
 		evhttp_send_error(req, 500, NULL);
@@ -116,16 +115,14 @@ handle(struct evhttp_request *req, void *arg)
 }
 
 struct http_server *
-http_server_new(struct event_base *base, http_server_metrics_fn metrics,
-    void *arg)
+http_server_new(struct event_base *base, const struct http_server_handlers *h)
 {
 	struct http_server *s;
 
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return NULL;
-	s->metrics = metrics;
-	s->metrics_arg = arg;
+	s->h = *h;
 	s->http = evhttp_new(base);
 	if (s->http == NULL) {
 		free(s);

@@ -441,7 +441,12 @@ main(int argc, char *argv[])
 		goto out_kcm;
 	}
 	if (!once) {
-		server = http_server_new(base, monitor_write_metrics, d.monitor);
+		const struct http_server_handlers handlers = {
+			.arg = d.monitor,
+			.metrics = monitor_write_metrics,
+		};
+
+		server = http_server_new(base, &handlers);
 		if (server == NULL ||
 		    http_server_listen(server, cfg->listen, cfg->nlisten) < 0)
 			goto out_kcm;
