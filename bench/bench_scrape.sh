@@ -1,17 +1,26 @@
 #!/usr/bin/env bash
-# Scrape throughput of /metrics, as a ratio against nginx serving the very
-# same bytes from a file in the same run (the reference: the fastest a
-# static page of that size can be served here).  Not part of CI.
+# Scrape endpoint benchmarks, each printed as a ratio against a reference
+# measured in the same run on the same machine (never an absolute gate):
 #
-#   bash bench/bench_scrape.sh [CONNECTORS]      (default 5000)
+#   plain   /metrics vs nginx (1 worker) serving the very same bytes
+#   gzip    /metrics with Accept-Encoding: gzip vs nginx gzip_static of the
+#           same bytes (the fastest a pre-compressed file can be served)
+#   p99     scrape latency p99 while inventory cycles of that size run
+#           back to back, vs the idle p99 of the same daemon
+#   rss     resident memory after the cycles, and with 100 slow readers
+#           that each asked for /metrics and read nothing
+#
+#   bash bench/bench_scrape.sh [CONNECTORS] [SPACES]   (default 10000 100)
 #
 # Needs wrk and nginx-light (installed when missing) and a build in build/.
+# Not part of CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-n=${1:-5000}
+n=${1:-10000}
+nspaces=${2:-100}
 dur=${KCM_BENCH_SECONDS:-5}
 
-for p in wrk nginx-light; do
+for p in wrk nginx-light python3; do
 	dpkg -s "$p" >/dev/null 2>&1 || apt-get install -y -q --no-install-recommends "$p" >/dev/null
 done
 bin=${KCM_BENCH_BINARY:-build/kibana-connector-monitor}
@@ -22,11 +31,13 @@ chmod 755 "$tmp"	# nginx workers run as nobody
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
 trap cleanup EXIT INT TERM
+[ -n "${KCM_BENCH_KEEP:-}" ] && trap - EXIT
 
-# A Kibana with n connectors over 5 spaces and n/2 rules.
-python3 - "$n" > "$tmp/data.json" <<'PY'
+# A Kibana with n connectors over nspaces spaces and n/2 rules.
+python3 - "$n" "$nspaces" > "$tmp/data.json" <<'PY'
 import json, sys
-n = int(sys.argv[1]); spaces = ["default", "s1", "s2", "s3", "s4"]
+n, k = int(sys.argv[1]), int(sys.argv[2])
+spaces = ["default"] + ["space-%03d" % i for i in range(1, k)]
 data = {"spaces": [{"id": s, "name": s} for s in spaces],
         "connectors": {s: [] for s in spaces}, "preconfigured": [],
         "connector_types": [{"id": ".webhook", "name": "Webhook", "enabled": True,
@@ -34,13 +45,13 @@ data = {"spaces": [{"id": s, "name": s} for s in spaces],
                              "minimum_license_required": "gold"}],
         "rules": {s: [] for s in spaces}}
 for i in range(n):
-    s = spaces[i % 5]
+    s = spaces[i % k]
     data["connectors"][s].append({"id": "c-%06d" % i, "name": "Connector \"%d\"" % i,
         "connector_type_id": ".webhook", "config": {}, "is_preconfigured": False,
         "is_deprecated": False, "is_missing_secrets": i % 97 == 0,
         "referenced_by_count": i % 3})
 for i in range(n // 2):
-    s = spaces[i % 5]
+    s = spaces[(i * 2) % k]
     data["rules"][s].append({"id": "r-%06d" % i, "name": "Rule %d" % i,
         "actions": [{"group": "default", "id": "c-%06d" % (i * 2 + (i % 7 == 0)), "params": {}}]})
 json.dump(data, sys.stdout)
@@ -50,48 +61,115 @@ python3 tests/fakes/fake_kibana.py --bind 127.0.0.1 --port 0 --data "$tmp/data.j
 pids+=($!)
 for _ in $(seq 100); do grep -q listening "$tmp/fake.out" 2>/dev/null && break; sleep 0.1; done
 kport=$(grep -o '[0-9]*$' "$tmp/fake.out")
-cat > "$tmp/config.yml" <<YML
+
+# start_daemon NAME INTERVAL: starts the daemon, sets $addr and $dpid once
+# its first inventory cycle is in the metrics.
+start_daemon() {
+	cat > "$tmp/$1.yml" <<YML
 listen: "127.0.0.1:0"
 targets:
   - name: bench
-    kibana: { url: "http://127.0.0.1:$kport", timeout: 30s }
-    inventory_interval: 1h
+    kibana: { url: "http://127.0.0.1:$kport", timeout: 60s }
+    inventory_interval: $2
 YML
-"$bin" --config "$tmp/config.yml" 2> "$tmp/daemon.err" &
-pids+=($!)
-for _ in $(seq 100); do grep -q 'listen=' "$tmp/daemon.err" 2>/dev/null && break; sleep 0.1; done
-addr=$(grep -o 'listen=[^ ]*' "$tmp/daemon.err" | head -1 | cut -d= -f2)
-for _ in $(seq 600); do
-	curl -s "http://$addr/metrics" | grep -q 'kibana_connector_monitor_up{target="bench",api="rules"} 1' && break
-	sleep 0.1
-done
+	"$bin" --config "$tmp/$1.yml" 2> "$tmp/$1.err" &
+	dpid=$!
+	pids+=("$dpid")
+	for _ in $(seq 100); do grep -q 'listen=' "$tmp/$1.err" 2>/dev/null && break; sleep 0.1; done
+	addr=$(grep -o 'listen=[^ ]*' "$tmp/$1.err" | head -1 | cut -d= -f2)
+	for _ in $(seq 3000); do
+		curl -s "http://$addr/metrics" | grep -q 'kibana_connector_monitor_up{target="bench",api="rules"} 1' && return 0
+		sleep 0.1
+	done
+	echo "bench: the daemon never finished an inventory cycle" >&2
+	exit 1
+}
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+start_daemon idle 1h
 mkdir -p "$tmp/www"
 curl -s "http://$addr/metrics" > "$tmp/www/metrics"
+gzip -k -6 "$tmp/www/metrics"
 size=$(stat -c %s "$tmp/www/metrics")
+gzsize=$(stat -c %s "$tmp/www/metrics.gz")
 series=$(grep -vc '^#' "$tmp/www/metrics")
 
 mkdir -p "$tmp/nginx/logs"
 cat > "$tmp/nginx/nginx.conf" <<NG
 worker_processes 1; pid $tmp/nginx/nginx.pid; error_log $tmp/nginx/logs/error.log;
-events { worker_connections 64; }
+events { worker_connections 256; }
 http {
   access_log off; sendfile on; types { text/plain metrics; }
   client_body_temp_path $tmp/nginx; proxy_temp_path $tmp/nginx; fastcgi_temp_path $tmp/nginx;
   uwsgi_temp_path $tmp/nginx; scgi_temp_path $tmp/nginx;
-  server { listen 127.0.0.1:19480; root $tmp/www; default_type text/plain; }
+  server { listen 127.0.0.1:19480; root $tmp/www; default_type text/plain; gzip_static on; }
 }
 NG
 nginx -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf"
 pids+=($(cat "$tmp/nginx/nginx.pid"))
 
-rps() {
-	curl -fs -o /dev/null "$1" || { echo "bench: $1 does not answer" >&2; exit 1; }
-	wrk -t1 -c4 -d"${dur}s" "$1" | awk '/Requests\/sec/ {print $2}'
+# wrk_run URL [HEADER]: requests per second and p99 (ms), space separated.
+wrk_run() {
+	local h=()
+	[ $# -gt 1 ] && h=(-H "$2")
+	curl -fs -o /dev/null "${h[@]}" "$1" || { echo "bench: $1 does not answer" >&2; exit 1; }
+	wrk -t1 -c4 -d"${dur}s" --latency "${h[@]}" "$1" | awk '
+		/Requests\/sec/ { rps = $2 }
+		$1 == "99%" { v = $2; u = v; sub(/[a-z]+$/, "", v); sub(/^[0-9.]+/, "", u);
+			if (u == "us") v /= 1000; else if (u == "s") v *= 1000; p99 = v }
+		END { print rps, p99 }'
 }
-ref=$(rps "http://127.0.0.1:19480/metrics")
-got=$(rps "http://$addr/metrics")
-rss=$(ps -o rss= -p "${pids[1]}")
-printf 'connectors=%s series=%s body=%s bytes daemon_rss=%s KiB\n' "$n" "$series" "$size" "$rss"
-printf 'nginx (static file, reference): %s req/s\n' "$ref"
-printf 'kibana-connector-monitor /metrics: %s req/s\n' "$got"
-python3 -c "print('ratio daemon/nginx: %.2f' % (float('$got') / float('$ref')))"
+ratio() { python3 -c "import sys; print('%.2f' % (float(sys.argv[1]) / float(sys.argv[2])))" "$1" "$2"; }
+gz='Accept-Encoding: gzip'
+
+read -r ref_plain _ < <(wrk_run "http://127.0.0.1:19480/metrics")
+read -r got_plain idle_p99 < <(wrk_run "http://$addr/metrics")
+encoding=$(curl -s -o /dev/null -D - -H "$gz" "http://$addr/metrics" | tr -d '\r' | awk -F': ' 'tolower($1) == "content-encoding" {print $2}')
+read -r ref_gz _ < <(wrk_run "http://127.0.0.1:19480/metrics" "$gz")
+read -r got_gz _ < <(wrk_run "http://$addr/metrics" "$gz")
+rss_idle=$(rss_kib "$dpid")
+
+# 100 slow readers: each sends one GET /metrics (gzip and plain mixed as
+# Prometheus and curl would) and reads nothing for a while.
+slow_rss=$(python3 - "$addr" "$dpid" <<'PY'
+import socket, sys, time
+host, port = sys.argv[1].rsplit(":", 1)
+pid = sys.argv[2]
+def rss():
+    for line in open("/proc/%s/status" % pid):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+socks = []
+for i in range(100):
+    s = socket.create_connection((host, int(port)))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    enc = "Accept-Encoding: gzip\r\n" if i % 2 else ""
+    s.sendall(("GET /metrics HTTP/1.1\r\nHost: x\r\n%s\r\n" % enc).encode())
+    socks.append(s)
+peak = 0
+for _ in range(20):         # 2 s: the daemon writes what the sockets take
+    peak = max(peak, rss())
+    time.sleep(0.1)
+print(peak)
+for s in socks:
+    s.close()
+PY
+)
+kill "$dpid"; wait "$dpid" 2>/dev/null || true
+
+# Back-to-back inventory cycles (interval 1 s) while wrk scrapes.
+start_daemon busy 1s
+read -r _ busy_p99 < <(wrk_run "http://$addr/metrics")
+cycles=$(curl -s "http://$addr/metrics" | awk '/^kibana_connector_monitor_requests_total\{.*api="connectors".*result="ok"/ {s += $2} END {print s + 0}')
+rss_busy=$(rss_kib "$dpid")
+
+printf 'connectors=%s spaces=%s series=%s body=%s bytes gzip=%s bytes (daemon sends Content-Encoding: %s)\n' \
+	"$n" "$nspaces" "$series" "$size" "$gzsize" "${encoding:-none}"
+printf 'plain:  nginx %s req/s, daemon %s req/s, ratio %s (keep >= 1.0)\n' \
+	"$ref_plain" "$got_plain" "$(ratio "$got_plain" "$ref_plain")"
+printf 'gzip:   nginx gzip_static %s req/s, daemon %s req/s, ratio %s (goal >= 0.8)\n' \
+	"$ref_gz" "$got_gz" "$(ratio "$got_gz" "$ref_gz")"
+printf 'p99:    idle %s ms, during inventory cycles %s ms (%s connector-list requests), ratio %s (goal <= 2)\n' \
+	"$idle_p99" "$busy_p99" "$cycles" "$(ratio "$busy_p99" "$idle_p99")"
+printf 'rss:    after the first cycle %s KiB, with 100 slow readers %s KiB, during cycles %s KiB\n' \
+	"$rss_idle" "$slow_rss" "$rss_busy"
