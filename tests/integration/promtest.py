@@ -116,18 +116,23 @@ class PrometheusMixin:
     def prometheus_log(self):
         return self.server_log("prometheus")
 
-    def start_prometheus(self, daemon_port, rules=RULES, alertmanager=None):
+    def start_prometheus(self, daemon_port, rules=RULES, alertmanager=None,
+                         scrape_configs=None):
         """Scrapes the daemon every second as job kibana-connector-monitor
-        and evaluates `rules` every second; alerts go to `alertmanager`."""
+        and evaluates `rules` every second; alerts go to `alertmanager`.
+        scrape_configs: Prometheus' own list instead (daemon_port unused)."""
         port = free_port()
+        if scrape_configs is None:
+            scrape_configs = [{
+                "job_name": JOB, "scrape_interval": "1s", "scrape_timeout": "1s",
+                "static_configs": [{"targets": ["127.0.0.1:%d" % daemon_port]}]}]
         cfg = {
             "global": {"scrape_interval": "1s", "scrape_timeout": "1s",
                        "evaluation_interval": "1s"},
-            "rule_files": [rules],
-            "scrape_configs": [{
-                "job_name": JOB, "scrape_interval": "1s", "scrape_timeout": "1s",
-                "static_configs": [{"targets": ["127.0.0.1:%d" % daemon_port]}]}],
+            "scrape_configs": scrape_configs,
         }
+        if rules is not None:
+            cfg["rule_files"] = [rules]
         if alertmanager is not None:
             cfg["alerting"] = {"alertmanagers": [{"static_configs": [
                 {"targets": [alertmanager.split("//", 1)[1]]}]}]}
