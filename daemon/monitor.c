@@ -23,6 +23,7 @@
 #include "probe.h"
 #include "process.h"
 #include "state.h"
+#include "status.h"
 
 /* A rendered exposition, shared by every response that sends it. */
 struct body {
@@ -373,4 +374,56 @@ monitor_render_all(struct monitor *m, struct strbuf *out)
 		strbuf_append(out, m->body->data, m->body->len);
 	process_metrics_render(out);
 	return strbuf_failed(out) ? -ENOMEM : 0;
+}
+
+/* The status model of the running checks, built now (memory only). */
+static struct status *
+status_build(struct monitor *m)
+{
+	struct status *st = status_new();
+
+	if (st == NULL)
+		return NULL;
+	engine_status(m->engine, st);
+	if (status_finish(st) < 0) {
+		status_free(st);
+		return NULL;
+	}
+	return st;
+}
+
+int
+monitor_write_status(void *arg, bool json, struct evbuffer *out,
+    const char **csp)
+{
+	struct monitor *m = arg;
+	struct status *st;
+	struct strbuf sb;
+	int r;
+
+	if ((st = status_build(m)) == NULL)
+		return -ENOMEM;
+	strbuf_init(&sb);
+	r = json ? status_render_json(st, &sb) : status_render_html(st, &sb);
+	status_free(st);
+	if (r == 0 && (strbuf_failed(&sb) ||
+	    evbuffer_add(out, strbuf_str(&sb), sb.len) < 0))
+		r = -ENOMEM;
+	strbuf_free(&sb);
+	if (r == 0 && csp != NULL)
+		*csp = json ? NULL : status_csp();
+	return r;
+}
+
+int
+monitor_render_status_text(struct monitor *m, struct strbuf *out)
+{
+	struct status *st;
+	int r;
+
+	if ((st = status_build(m)) == NULL)
+		return -ENOMEM;
+	r = status_render_text(st, out);
+	status_free(st);
+	return r;
 }
