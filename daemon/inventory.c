@@ -914,6 +914,7 @@ conn_item(const char *space, const struct kibana_connector *c)
 	json_object_set_new(o, "id", status_str(c->id, 0));
 	json_object_set_new(o, "name", status_str(c->name, 0));
 	json_object_set_new(o, "type", status_str(c->type_id, 0));
+	json_object_set_new(o, "listed", json_true());
 	return o;
 }
 

@@ -38,10 +38,10 @@ static const char style[] =
     "table{border-collapse:collapse;margin:.3em 0 1em}"
     "th,td{border:1px solid #ccc;padding:.2em .5em;text-align:left;vertical-align:top}"
     "th{background:#f0f0f0}.bad{color:#a40000;font-weight:bold}"
-    ".ok{color:#1a7f37}.muted{color:#666}.err{white-space:pre-wrap;max-width:40em;"
-    "overflow-wrap:anywhere}td{overflow-wrap:anywhere}";
+    ".ok{color:#1a7f37}.muted{color:#666}.err{white-space:pre-wrap;max-width:40em}"
+    ".err,.name{overflow-wrap:anywhere;min-width:14em}.summary{font-size:1.1em}";
 
-#define STYLE_SHA256 "hZFx30oAKmINJWDPT0z88aVzEsFujH/peweT5Uo2qR0="
+#define STYLE_SHA256 "+aZnGLDB0GfIdVkcq4hNxqDiqb/AOMtS9XWA74OhuQM="
 
 static const char csp[] =
     "default-src 'none'; style-src 'sha256-" STYLE_SHA256 "'; "
@@ -437,12 +437,13 @@ status_render_json(const struct status *st, struct strbuf *out)
 int
 status_html_escape(struct strbuf *out, const char *s)
 {
-	const char *p, *run;
+	const unsigned char *p, *run;
 
 	if (s == NULL)
 		return 0;
-	for (p = run = s; *p != '\0'; p++) {
+	for (p = run = (const unsigned char *)s; *p != '\0'; p++) {
 		const char *ent;
+		size_t skip = 1;
 
 		switch (*p) {
 		case '&':	ent = "&amp;"; break;
@@ -450,10 +451,26 @@ status_html_escape(struct strbuf *out, const char *s)
 		case '>':	ent = "&gt;"; break;
 		case '"':	ent = "&quot;"; break;
 		case '\'':	ent = "&#39;"; break;
-		default:	continue;
+		case '\t':
+		case '\n':
+		case '\r':	continue;
+		default:
+			/*
+			 * Controls (C0, DEL, C1) are parse errors in HTML and
+			 * mean nothing on a page: U+FFFD shows one was there.
+			 */
+			if (*p < 0x20 || *p == 0x7f)
+				ent = "\xef\xbf\xbd";
+			else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+				ent = "\xef\xbf\xbd";
+				skip = 2;
+			} else
+				continue;
+			break;
 		}
 		strbuf_append(out, run, (size_t)(p - run));
 		strbuf_puts(out, ent);
+		p += skip - 1;
 		run = p + 1;
 	}
 	strbuf_append(out, run, (size_t)(p - run));
@@ -546,7 +563,7 @@ ht(struct strbuf *o, const json_t *v, const char *none)
 static void
 h_name_cell(struct strbuf *o, const json_t *c)
 {
-	strbuf_puts(o, "<td title=\"");
+	strbuf_puts(o, "<td class=\"name\" title=\"");
 	hv(o, json_object_get(c, "id"), "");
 	strbuf_puts(o, "\">");
 	hv(o, json_object_get(c, "name"), "<span class=\"muted\">(no name)</span>");
@@ -637,17 +654,15 @@ h_rules(struct strbuf *o, const json_t *c)
 
 	json_array_foreach(json_object_get(c, "rules"), i, r) {
 		if (i > 0)
-			strbuf_puts(o, "<br>");
+			strbuf_puts(o, ", ");
 		strbuf_puts(o, "<span title=\"");
 		hv(o, json_object_get(r, "id"), "");
 		strbuf_puts(o, "\">");
 		hv(o, json_object_get(r, "name"), "");
-		strbuf_puts(o, "</span> <span class=\"muted\">");
-		hv(o, json_object_get(r, "id"), "");
 		strbuf_puts(o, "</span>");
 	}
 	if (more > 0)
-		strbuf_printf(o, "<br><span class=\"muted\">and %zu more</span>", more);
+		strbuf_printf(o, " <span class=\"muted\">and %zu more</span>", more);
 	if (int_of(c, "rules_total") == 0)
 		strbuf_puts(o, "<span class=\"muted\">none</span>");
 }
@@ -830,6 +845,31 @@ h_missing(struct strbuf *o, const json_t *t)
 		strbuf_puts(o, "<p class=\"ok\">None.</p>\n");
 }
 
+/* One line at the top: what needs attention. */
+static void
+h_summary(struct strbuf *o, const json_t *t)
+{
+	const json_t *el = json_object_get(t, "event_log"), *a;
+	json_int_t failing = int_of(t, "failing_total");
+	size_t i, down = 0;
+
+	json_array_foreach(json_object_get(t, "apis"), i, a)
+		if (!json_is_true(json_object_get(a, "up")))
+			down++;
+	strbuf_printf(o, "<p class=\"summary\"><span class=\"%s\">%lld failing "
+	    "connector%s</span> of %lld", failing > 0 ? "bad" : "ok",
+	    (long long)failing, failing == 1 ? "" : "s",
+	    (long long)int_of(t, "connectors_total"));
+	if (down > 0)
+		strbuf_printf(o, "; <span class=\"bad\">%zu API%s down</span>", down,
+		    down == 1 ? "" : "s");
+	if (!json_is_true(json_object_get(el, "configured")))
+		strbuf_puts(o, "; <span class=\"bad\">event log not configured</span>");
+	else if (json_is_false(json_object_get(el, "visible")))
+		strbuf_puts(o, "; <span class=\"bad\">event log not visible</span>");
+	strbuf_puts(o, ".</p>\n");
+}
+
 int
 status_render_html(const struct status *st, struct strbuf *o)
 {
@@ -853,6 +893,7 @@ status_render_html(const struct status *st, struct strbuf *o)
 		strbuf_puts(o, "<section>\n<h2>Target ");
 		hv(o, json_object_get(t, "name"), "");
 		strbuf_puts(o, "</h2>\n");
+		h_summary(o, t);
 		h_apis(o, t);
 		h_eventlog(o, t);
 		h_failing(o, t);

@@ -99,7 +99,11 @@ const char *status_csp(void);
 /* That <style> block's content (what the CSP hash covers). */
 const char *status_style(void);
 
-/* Appends s with & < > " ' as character references (text and attributes). */
+/*
+ * Appends s with & < > " ' as character references (safe in text and in
+ * quoted attributes) and control characters (C0 but tab, newline and
+ * carriage return; DEL; C1) as U+FFFD.
+ */
 int	 status_html_escape(struct strbuf *out, const char *s);
 /*
  * Appends s for a terminal: C0 and C1 controls and DEL as \n, \t, \r, \\
