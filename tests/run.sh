@@ -14,7 +14,9 @@ packages=(gcc cmake make pkg-config python3 openssl curl
 	prometheus-alertmanager	# test_alerting: the rules end to end
 	systemd systemd-container dpkg-dev util-linux	# nspawn, .deb, unshare/nsenter
 	file lintian mandoc				# the .deb's checks
-	valgrind)
+	valgrind
+	chromium fonts-dejavu-core	# test_status_page: the page in a real browser
+	)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
