@@ -307,8 +307,14 @@ class TestStatusPage(StatusPageCase):
             self.assertEqual(fh.read(8), b"\x89PNG\r\n\x1a\n")
 
         # -- SIGHUP with the same configuration: the check is carried, and
-        # with it the last failure (the windows that counted it are closed)
-        wend = el["window_end"]
+        # with it the last failure.  The documents go first, so that only
+        # the daemon's memory can still show them (a check started afresh
+        # would search the lookback again and find nothing).
+        es.clear_docs()
+        wend = self.target_of(self.status_json(d))["event_log"]["window_end"]
+        wait_until(lambda: self.target_of(self.status_json(d))["event_log"]["window_end"]
+                   > wend, timeout=30, what="a window searched without the documents")
+        wend = self.target_of(self.status_json(d))["event_log"]["window_end"]
         d.proc.send_signal(signal.SIGHUP)
         wait_until(lambda: d.logs("info", msg="configuration reloaded from %s: 1 target(s)"
                                   % cfg), timeout=20, what="the reload")
