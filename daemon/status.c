@@ -502,6 +502,18 @@ status_text_escape(struct strbuf *out, const char *s)
 			p++;
 			continue;
 		}
+		/*
+		 * Line and paragraph separators (U+2028, U+2029) and the bidi
+		 * embeddings, overrides and isolates (U+202A..U+202E,
+		 * U+2066..U+2069) that could make a name look like other text.
+		 */
+		if (*p == 0xe2 && ((p[1] == 0x80 && p[2] >= 0xa8 && p[2] <= 0xae) ||
+		    (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9))) {
+			strbuf_printf(out, "\\u{%x}",
+			    0x2000 + ((p[1] & 0x3f) << 6) + (p[2] & 0x3f));
+			p += 2;
+			continue;
+		}
 		strbuf_putc(out, (char)*p);
 	}
 	return strbuf_failed(out) ? -ENOMEM : 0;

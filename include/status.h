@@ -108,7 +108,8 @@ int	 status_html_escape(struct strbuf *out, const char *s);
 /*
  * Appends s for a terminal: C0 and C1 controls and DEL as \n, \t, \r, \\
  * or \xNN / \u{NN}, so a name can neither forge a line nor send an escape
- * sequence; backslash doubled.  Valid UTF-8 expected (the model is).
+ * sequence; also U+2028/U+2029 and the bidi controls as \u{NNNN}; backslash
+ * doubled.  Valid UTF-8 expected (the model is).
  */
 int	 status_text_escape(struct strbuf *out, const char *s);
 

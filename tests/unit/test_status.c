@@ -91,6 +91,10 @@ test_text_escape(void **state)
 		{ "cr\rtab\t", "cr\\rtab\\t" },
 		{ "c1 \xc2\x9b" "2J \xc2\x85", "c1 \\u{9b}2J \\u{85}" },
 		{ "del\x7f", "del\\x7f" },
+		{ "rtl \xe2\x80\xae" "gnp.exe", "rtl \\u{202e}gnp.exe" },
+		{ "ls\xe2\x80\xa8ps\xe2\x80\xa9iso\xe2\x81\xa6\xe2\x81\xa9",
+		  "ls\\u{2028}ps\\u{2029}iso\\u{2066}\\u{2069}" },
+		{ "dash \xe2\x80\x94 ok", "dash \xe2\x80\x94 ok" },
 		{ IMG, IMG },
 		{ "\xc3\xa9\xc2\xa0", "\xc3\xa9\xc2\xa0" },
 	};
