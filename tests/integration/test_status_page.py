@@ -361,6 +361,25 @@ class TestStatusText(StatusPageCase):
         self.assertIn("Probes:\n    none", out)
         self.assertIn("and 5 more", out)     # rules beyond 20
 
+    def test_once_text_probe(self):
+        """A probe's last result and Kibana's message are in the report."""
+        kib = self.start_fake(hostile_data())
+        kib.set_execute_result("default", IMG_ID, outcome="webhook_500")
+        cfg = {"listen": "127.0.0.1:0", "log_level": "info",
+               "targets": [self.target(kib)],
+               "probes": [{"connector_id": IMG_ID, "params": {"body": "synthetic"}}]}
+        path = self.write_file("config.yml", to_yaml(cfg))
+        p = self.run_cli(["--config", path, "--once", "--format=text"], timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr[-2000:])
+        self.assertEqual(len([r for r in kib.requests if r["path"].endswith("/_execute")]), 1)
+        out = p.stdout.decode("utf-8")
+        m = re.search(r"  Probes:\n    '(.*)' \(id '(.*)', space 'default'\): "
+                      r"connector_error at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC: "
+                      r"'error calling webhook, retry later'\n", out)
+        self.assertIsNotNone(m, out[out.find("Probes:"):][:500])
+        self.assertEqual(m.groups(), (IMG_NAME, IMG_ID))
+        self.assertIn("Event log: NOT CONFIGURED", out)
+
     def test_format_usage(self):
         kib = self.start_fake()
         path = self.write_config([self.target(kib)])
