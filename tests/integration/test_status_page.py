@@ -380,6 +380,22 @@ class TestStatusText(StatusPageCase):
         self.assertEqual(m.groups(), (IMG_NAME, IMG_ID))
         self.assertIn("Event log: NOT CONFIGURED", out)
 
+    def test_once_text_event_log_unreachable(self):
+        """Elasticsearch down: the report says so (and --once exits 1)."""
+        kib = self.start_fake(hostile_data())
+        es = self.start_es()
+        t = self.el_target(kib, es)
+        es.stop()
+        self._fakes.remove(es)
+        path = self.write_config([t])
+        p = self.run_cli(["--config", path, "--once", "--format=text"], timeout=60)
+        self.assertEqual(p.returncode, 1, p.stderr[-2000:])
+        out = p.stdout.decode("utf-8")
+        self.assertIn("Event log: Elasticsearch reachable: NO, visible: NO (transport); "
+                      "last counted window none yet - none yet\n", out)
+        self.assertIn("'event_log': DOWN, last success never\n", out)
+        self.assertIn("Failing connectors (0):\n    none in the last hour\n", out)
+
     def test_format_usage(self):
         kib = self.start_fake()
         path = self.write_config([self.target(kib)])

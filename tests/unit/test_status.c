@@ -203,6 +203,14 @@ hostile_model(void)
 		json_object_set_new(o, "id", json_string(".x"));
 		status_list_add(t, "unavailable_connector_types", o);
 	}
+	o = json_object();
+	json_object_set_new(o, "space", json_string("default"));
+	json_object_set_new(o, "id", json_string("p\"1"));
+	json_object_set_new(o, "name", status_str("probe <i>x</i>", 0));
+	json_object_set_new(o, "result", json_string("connector_error"));
+	json_object_set_new(o, "last_run", status_time(1700000000));
+	json_object_set_new(o, "message", status_str("refused: <svg onload=alert(1)>", 0));
+	status_list_add(t, "probes", o);
 	status_list_add(t, "no_such_list", json_object());	/* freed, no crash */
 	assert_int_equal(status_finish(st), 0);
 	return st;
@@ -262,6 +270,11 @@ test_render_html(void **state)
 	assert_non_null(strstr(p, "&lt;script&gt;alert(1)&lt;/script&gt;"));
 	assert_non_null(strstr(p, "and 5 more"));
 	assert_non_null(strstr(p, "and 100 more"));
+	/* probes: name, id in an attribute, message, all escaped */
+	assert_non_null(strstr(p, "title=\"p&quot;1\">probe &lt;i&gt;x&lt;/i&gt;"));
+	assert_non_null(strstr(p, "refused: &lt;svg onload=alert(1)&gt;"));
+	assert_null(strstr(p, "<svg"));
+	assert_null(strstr(p, "<i>"));
 	/* the failing table comes before the others */
 	assert_true(strstr(p, "Failing connectors (2)") < strstr(p, "Other connectors"));
 	assert_true(strstr(p, "c-img") < strstr(p, "Healthy 000"));
