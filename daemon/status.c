@@ -330,6 +330,13 @@ failed_1h(const json_t *c)
 	return int_of(c, "failures_1h") + int_of(c, "timeouts_1h");
 }
 
+/* A connector with its sort key, read once (not in every comparison). */
+struct conn_key {
+	json_t		*c;
+	json_int_t	 failed;
+	const char	*space, *name, *id;
+};
+
 static int
 strcmp_null(const char *a, const char *b)
 {
@@ -340,26 +347,26 @@ strcmp_null(const char *a, const char *b)
 static int
 cmp_conn(const void *a, const void *b)
 {
-	const json_t *x = *(const json_t *const *)a, *y = *(const json_t *const *)b;
-	json_int_t fx = failed_1h(x), fy = failed_1h(y);
+	const struct conn_key *x = a, *y = b;
 	int r;
 
-	if ((fx > 0) != (fy > 0))
-		return fx > 0 ? -1 : 1;
-	if (fx != fy)
-		return fx > fy ? -1 : 1;
-	if ((r = strcmp_null(str_of(x, "space"), str_of(y, "space"))) != 0)
+	if ((x->failed > 0) != (y->failed > 0))
+		return x->failed > 0 ? -1 : 1;
+	if (x->failed != y->failed)
+		return x->failed > y->failed ? -1 : 1;
+	if ((r = strcmp_null(x->space, y->space)) != 0)
 		return r;
-	if ((r = strcmp_null(str_of(x, "name"), str_of(y, "name"))) != 0)
+	if ((r = strcmp_null(x->name, y->name)) != 0)
 		return r;
-	return strcmp_null(str_of(x, "id"), str_of(y, "id"));
+	return strcmp_null(x->id, y->id);
 }
 
 static int
 finish_target(json_t *t, json_t *map)
 {
 	const char *key;
-	json_t *c, **v, *failing, *others;
+	json_t *c, *failing, *others;
+	struct conn_key *v;
 	size_t n = 0, i, nfail = 0, nother = 0;
 
 	failing = json_object_get(t, "failing_connectors");
@@ -369,20 +376,26 @@ finish_target(json_t *t, json_t *map)
 	v = calloc(json_object_size(map) + 1, sizeof(*v));
 	if (v == NULL)
 		return -ENOMEM;
-	json_object_foreach(map, key, c)
-		v[n++] = c;
+	json_object_foreach(map, key, c) {
+		v[n].c = c;
+		v[n].failed = failed_1h(c);
+		v[n].space = str_of(c, "space");
+		v[n].name = str_of(c, "name");
+		v[n].id = str_of(c, "id");
+		n++;
+	}
 	if (n > 1)
 		qsort(v, n, sizeof(*v), cmp_conn);
 	for (i = 0; i < n; i++) {
-		if (failed_1h(v[i]) > 0) {
+		if (v[i].failed > 0) {
 			if (nfail++ < STATUS_FAILING_MAX)
-				json_array_append(failing, v[i]);
+				json_array_append(failing, v[i].c);
 			continue;
 		}
 		if (nother++ < STATUS_CONNECTORS_MAX) {
 			/* Rules only where they matter: next to a failure. */
-			json_object_del(v[i], "rules");
-			json_array_append(others, v[i]);
+			json_object_del(v[i].c, "rules");
+			json_array_append(others, v[i].c);
 		}
 	}
 	json_object_set_new(t, "connectors_total", json_integer((json_int_t)n));

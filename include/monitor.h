@@ -51,7 +51,8 @@ int	 monitor_render_all(struct monitor *m, struct strbuf *out);
 /*
  * GET / (json false: HTML, *csp its Content-Security-Policy) and GET
  * /status.json (json true): the status page (status.h) of the running
- * checks, built from memory on each request; never waits on Kibana.
+ * checks, built from memory on the first request after a publish and
+ * shared until the next one; never waits on Kibana.
  */
 int	 monitor_write_status(void *m, bool json, struct evbuffer *out,
 	    const char **csp);
