@@ -39,9 +39,10 @@ static const char style[] =
     "th,td{border:1px solid #ccc;padding:.2em .5em;text-align:left;vertical-align:top}"
     "th{background:#f0f0f0}.bad{color:#a40000;font-weight:bold}"
     ".ok{color:#1a7f37}.muted{color:#666}.err{white-space:pre-wrap;max-width:40em}"
-    ".err,.name{overflow-wrap:anywhere;min-width:14em}.summary{font-size:1.1em}";
+    ".err,.name{overflow-wrap:anywhere;min-width:14em}.summary{font-size:1.1em}"
+    ".t{white-space:nowrap}";
 
-#define STYLE_SHA256 "+aZnGLDB0GfIdVkcq4hNxqDiqb/AOMtS9XWA74OhuQM="
+#define STYLE_SHA256 "9pRUwXaqdZcg3fTl+xrY9yFylHMAxmt75PgfbOYOGpc="
 
 static const char csp[] =
     "default-src 'none'; style-src 'sha256-" STYLE_SHA256 "'; "
@@ -581,7 +582,9 @@ ht(struct strbuf *o, const json_t *v, const char *none)
 	char buf[64];
 
 	fmt_time(v, buf, sizeof(buf), none);
+	strbuf_puts(o, "<span class=\"t\">");
 	h(o, buf);
+	strbuf_puts(o, "</span>");
 }
 
 /* Name in a cell, the id in its title attribute (escaped there too). */
