@@ -271,8 +271,17 @@ class TestStatusPage(StatusPageCase):
         self.assertIn('title="%s"' % IMG_ID, page)
         self.assertNotIn("\x1b", page)
         self.assertNotIn("\u009b", page)
-        # HEAD and the old landing page's links still work
-        self.assertEqual(d.request("HEAD", "/")[0], 200)
+        # HEAD works, other methods and near-miss paths do not
+        for method, path, want in (("HEAD", "/", 200), ("HEAD", "/status.json", 200),
+                                   ("POST", "/status.json", 405), ("PUT", "/", 405),
+                                   ("GET", "/status.json/", 404),
+                                   ("GET", "/status.jsonx", 404)):
+            with self.subTest(method=method, path=path):
+                st, h, b = d.request(method, path, body=b"x" if method in ("POST", "PUT")
+                                     else None)
+                self.assertEqual(st, want)
+                if method == "HEAD":
+                    self.assertEqual(b, b"")
 
         # -- a real browser: the DOM has the names as text, no injected element
         out, _ = self.run_chromium("--dump-dom", d.base_url + "/")
