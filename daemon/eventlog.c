@@ -1168,6 +1168,11 @@ eventlog_status(const void *arg, struct status *st)
 			continue;
 		if ((c = status_connector(st, name, e->space, e->id)) == NULL)
 			continue;
+		/* Added: the same id with another type id is one connector. */
+		fail = sat_add_u64(fail, (uint64_t)json_integer_value(
+		    json_object_get(c, "failures_1h")));
+		tout = sat_add_u64(tout, (uint64_t)json_integer_value(
+		    json_object_get(c, "timeouts_1h")));
 		json_object_set_new(c, "failures_1h", json_integer(
 		    (json_int_t)(fail > INT64_MAX ? INT64_MAX : fail)));
 		json_object_set_new(c, "timeouts_1h", json_integer(
@@ -1176,6 +1181,10 @@ eventlog_status(const void *arg, struct status *st)
 			json_object_set_new(c, "type", status_str(e->type_id, 0));
 		if (json_is_null(json_object_get(c, "name")) && e->name != NULL)
 			json_object_set_new(c, "name", status_str(e->name, 0));
+		if (json_is_object(json_object_get(c, "last_failure")) &&
+		    json_number_value(json_object_get(json_object_get(c,
+		    "last_failure"), "time")) > e->last_failure)
+			continue;	/* that one failed later */
 		if ((lf = json_object()) != NULL) {
 			json_object_set_new(lf, "time", status_time(e->last_failure));
 			json_object_set_new(lf, "error",
