@@ -23,6 +23,7 @@
 #include "engine.h"
 #include "log.h"
 #include "metrics.h"
+#include "status.h"
 
 struct creq;
 TAILQ_HEAD(creq_list, creq);
@@ -533,6 +534,50 @@ run_end(struct check *c)
 			event_base_loopexit(e->base, NULL);
 	}
 	rearm(e);
+}
+
+/* ---- the status page ------------------------------------------------ */
+
+/* up / last_success of every API the target used, as the series say. */
+static void
+status_apis(const struct engine *e, json_t *t, const char *target)
+{
+	json_t *apis = json_object_get(t, "apis"), *a;
+	const char *v[2] = { target, NULL };
+	double up, last;
+	unsigned api;
+
+	if (apis == NULL || json_array_size(apis) > 0)
+		return;		/* done for an earlier check of the target */
+	for (api = 0; api < API__MAX; api++) {
+		v[1] = engine_api_to_string(api);
+		if (metrics_get(e->up, v, &up) < 0)
+			continue;
+		if (metrics_get(e->last_success, v, &last) < 0)
+			last = 0;
+		if ((a = json_object()) == NULL)
+			return;
+		json_object_set_new(a, "api", json_string(v[1]));
+		json_object_set_new(a, "up", json_boolean(up == 1));
+		json_object_set_new(a, "last_success", status_time(last));
+		json_array_append_new(apis, a);
+	}
+}
+
+void
+engine_status(const struct engine *e, struct status *st)
+{
+	size_t i;
+	json_t *t;
+
+	for (i = 0; i < e->nchecks; i++) {
+		const struct check *c = e->checks[i];
+
+		if ((t = status_target(st, c->target)) != NULL)
+			status_apis(e, t, c->target);
+		if (c->ops->status != NULL)
+			c->ops->status(c->impl, st);
+	}
 }
 
 /* ---- requests ------------------------------------------------------- */

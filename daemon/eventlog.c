@@ -26,6 +26,7 @@
 #include "metrics.h"
 #include "msgid.h"
 #include "state.h"
+#include "status.h"
 
 enum elreq_kind { ELREQ_COUNT, ELREQ_DETAIL };
 
@@ -71,6 +72,8 @@ struct eventlog {
 	size_t			 nseen, capseen;	/* open addressing, 0 = empty */
 
 	enum eventlog_reason	 last_reason;	/* for logging changes only */
+	bool			 searched;	/* a count search came back */
+	int64_t			 counted_start_ms, counted_end_ms; /* last window */
 
 	/* every connector with series, sorted by (space, id, type_id) */
 	struct elseries		*series;
@@ -91,6 +94,23 @@ struct elseries {
 	bool			 failing;	/* its last logged state */
 	char			*error;		/* the error text last logged */
 	int64_t			 logged_ms;	/* last failing line or reminder */
+	/* the status page */
+	struct elhour		*hour;		/* NULL until a failure is counted */
+	double			 last_failure;	/* newest failure/timeout, epoch s */
+	char			*last_error;	/* its error text; NULL: not fetched */
+	char			*name;		/* kibana.action.name, if sent */
+};
+
+/*
+ * Failures and timeouts counted in the last hour: one bucket per minute (of
+ * the end of the window that counted them), a ring of 60, so a connector's
+ * memory never grows with time.
+ */
+#define ELHOUR_MINUTES	60
+struct elhour {
+	int64_t			 minute[ELHOUR_MINUTES];	/* epoch minute held */
+	uint32_t		 failures[ELHOUR_MINUTES];
+	uint32_t		 timeouts[ELHOUR_MINUTES];
 };
 
 /* One search of a poll (freed by the engine after its callback). */
@@ -244,6 +264,55 @@ series_free(struct elseries *e)
 	free(e->id);
 	free(e->type_id);
 	free(e->error);
+	free(e->hour);
+	free(e->last_error);
+	free(e->name);
+}
+
+static uint32_t
+sat_add_u32(uint32_t a, uint64_t b)
+{
+	return b >= UINT32_MAX - a ? UINT32_MAX : a + (uint32_t)b;
+}
+
+/* Counts a window's failures and timeouts in the minute its end falls in. */
+static void
+hour_add(struct elseries *e, int64_t end_ms, uint64_t failures,
+    uint64_t timeouts)
+{
+	int64_t m = end_ms / 60000;
+	size_t i = (size_t)(m % ELHOUR_MINUTES);
+
+	if (failures == 0 && timeouts == 0)
+		return;
+	if (e->hour == NULL &&
+	    (e->hour = calloc(1, sizeof(*e->hour))) == NULL)
+		return;
+	if (e->hour->minute[i] != m) {
+		e->hour->minute[i] = m;
+		e->hour->failures[i] = e->hour->timeouts[i] = 0;
+	}
+	e->hour->failures[i] = sat_add_u32(e->hour->failures[i], failures);
+	e->hour->timeouts[i] = sat_add_u32(e->hour->timeouts[i], timeouts);
+}
+
+/* Sums of the last hour at now_ms; false when the ring is all stale. */
+static bool
+hour_sum(const struct elseries *e, int64_t now, uint64_t *fail, uint64_t *tout)
+{
+	int64_t m = now / 60000;
+	size_t i;
+
+	*fail = *tout = 0;
+	if (e->hour == NULL)
+		return false;
+	for (i = 0; i < ELHOUR_MINUTES; i++) {
+		if (e->hour->minute[i] <= m - ELHOUR_MINUTES || e->hour->minute[i] > m)
+			continue;
+		*fail += e->hour->failures[i];
+		*tout += e->hour->timeouts[i];
+	}
+	return *fail > 0 || *tout > 0;
 }
 
 /* The connector's entry; with create, added when missing (NULL on ENOMEM). */
@@ -677,11 +746,21 @@ commit_window(struct eventlog *el)
 		if (e == NULL)
 			continue;
 		e->counted_ms = now;
+		hour_add(e, el->win_end, c->count[EVENTLOG_FAILURE],
+		    c->count[EVENTLOG_TIMEOUT]);
+		if (c->count[EVENTLOG_FAILURE] > 0 &&
+		    c->last[EVENTLOG_FAILURE] > e->last_failure)
+			e->last_failure = c->last[EVENTLOG_FAILURE];
+		if (c->count[EVENTLOG_TIMEOUT] > 0 &&
+		    c->last[EVENTLOG_TIMEOUT] > e->last_failure)
+			e->last_failure = c->last[EVENTLOG_TIMEOUT];
 		if (e->failing && c->count[EVENTLOG_FAILURE] == 0 &&
 		    c->count[EVENTLOG_TIMEOUT] == 0 && c->count[EVENTLOG_SUCCESS] > 0)
 			log_recovered(el, c, e);
 	}
 	el->start_ms = el->win_end;
+	el->counted_start_ms = el->win_start;
+	el->counted_end_ms = el->win_end;
 	metrics_set(f->window_end, tv, (double)el->win_end / 1000.0);
 	state_save(el);
 }
@@ -711,6 +790,11 @@ series_prune(struct eventlog *el)
 			continue;
 		}
 		e->seen = false;
+		if (e->hour != NULL && !hour_sum(e, now, &(uint64_t){ 0 },
+		    &(uint64_t){ 0 })) {
+			free(e->hour);	/* nothing in the last hour */
+			e->hour = NULL;
+		}
 		el->series[o++] = *e;
 	}
 	el->nseries = o;
@@ -818,6 +902,20 @@ log_failing(struct eventlog *el, const struct elconn *c,
 	    d->error_message != NULL ? d->error_message :
 	    d->message != NULL ? d->message : "";
 	e = series_find(el, c->space, c->id, c->type_id, true);
+	/* The status page shows the newest error text (bounded). */
+	if (e != NULL && d != NULL) {
+		char *copy = strndup(text, STATUS_TEXT_MAX + 4);
+
+		if (copy != NULL) {
+			free(e->last_error);
+			e->last_error = copy;
+		}
+		if (d->action_name != NULL &&
+		    (copy = strndup(d->action_name, STATUS_TEXT_MAX)) != NULL) {
+			free(e->name);
+			e->name = copy;
+		}
+	}
 	switch (e == NULL ? EVENTLOG_LOG_STARTED : eventlog_log_decision(
 	    e->failing, e->error, d != NULL ? text : NULL, e->logged_ms, now)) {
 	case EVENTLOG_LOG_NONE:
@@ -884,6 +982,7 @@ count_done(struct check *ck, struct eventlog *el, const char *sent_after_key,
 		check_fail(ck, API_EVENT_LOG);
 		return kr;
 	}
+	el->searched = true;
 	if (res.reason == EVENTLOG_INVALID_RESPONSE && kr == RESULT_OK)
 		kr = RESULT_INVALID_RESPONSE;
 	if (res.shards_failed > 0)
@@ -1033,6 +1132,68 @@ eventlog_run(struct check *ck, void *arg)
 		check_fail(ck, API_EVENT_LOG);
 }
 
+/* ---- the status page ---------------------------------------------------- */
+
+static void
+eventlog_status(const void *arg, struct status *st)
+{
+	const struct eventlog *el = arg;
+	const char *name = el->cfg->name;
+	json_t *t = status_target(st, name), *o, *c, *lf;
+	int64_t now = now_ms();
+	uint64_t fail, tout;
+	size_t i;
+
+	if ((o = json_object()) != NULL) {
+		json_object_set_new(o, "configured", json_true());
+		json_object_set_new(o, "index", status_str(el_index(el), 0));
+		json_object_set_new(o, "reachable", !el->searched ? json_null() :
+		    json_boolean(el->last_reason != EVENTLOG_TRANSPORT));
+		json_object_set_new(o, "visible", !el->searched ? json_null() :
+		    json_boolean(el->last_reason == EVENTLOG_OK));
+		json_object_set_new(o, "reason", !el->searched ||
+		    el->last_reason == EVENTLOG_OK ? json_null() :
+		    json_string(eventlog_reason_to_string(el->last_reason)));
+		json_object_set_new(o, "window_start",
+		    status_time((double)el->counted_start_ms / 1000.0));
+		json_object_set_new(o, "window_end",
+		    status_time((double)el->counted_end_ms / 1000.0));
+		json_object_set_new(t, "event_log", o);
+	}
+	for (i = 0; i < el->nseries; i++) {
+		const struct elseries *e = &el->series[i];
+
+		if (!hour_sum(e, now, &fail, &tout) && e->last_failure <= 0 &&
+		    e->last_error == NULL)
+			continue;
+		if ((c = status_connector(st, name, e->space, e->id)) == NULL)
+			continue;
+		/* Added: the same id with another type id is one connector. */
+		fail = sat_add_u64(fail, (uint64_t)json_integer_value(
+		    json_object_get(c, "failures_1h")));
+		tout = sat_add_u64(tout, (uint64_t)json_integer_value(
+		    json_object_get(c, "timeouts_1h")));
+		json_object_set_new(c, "failures_1h", json_integer(
+		    (json_int_t)(fail > INT64_MAX ? INT64_MAX : fail)));
+		json_object_set_new(c, "timeouts_1h", json_integer(
+		    (json_int_t)(tout > INT64_MAX ? INT64_MAX : tout)));
+		if (json_is_null(json_object_get(c, "type")))
+			json_object_set_new(c, "type", status_str(e->type_id, 0));
+		if (json_is_null(json_object_get(c, "name")) && e->name != NULL)
+			json_object_set_new(c, "name", status_str(e->name, 0));
+		if (json_is_object(json_object_get(c, "last_failure")) &&
+		    json_number_value(json_object_get(json_object_get(c,
+		    "last_failure"), "time")) > e->last_failure)
+			continue;	/* that one failed later */
+		if ((lf = json_object()) != NULL) {
+			json_object_set_new(lf, "time", status_time(e->last_failure));
+			json_object_set_new(lf, "error",
+			    status_str(e->last_error, STATUS_TEXT_MAX));
+			json_object_set_new(c, "last_failure", lf);
+		}
+	}
+}
+
 /* ---- the check's life across reloads ---------------------------------- */
 
 static bool
@@ -1076,6 +1237,9 @@ eventlog_inherit(void *new, const void *old)
 	n->state_read = o->state_read;
 	n->state_failing = o->state_failing;
 	n->last_reason = o->last_reason;
+	n->searched = o->searched;
+	n->counted_start_ms = o->counted_start_ms;
+	n->counted_end_ms = o->counted_end_ms;
 }
 
 static void
@@ -1095,6 +1259,7 @@ static const struct check_ops eventlog_ops = {
 	.adopt = eventlog_adopt,
 	.inherit = eventlog_inherit,
 	.retire = eventlog_retire,
+	.status = eventlog_status,
 	.free = eventlog_free,
 };
 

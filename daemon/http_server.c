@@ -73,7 +73,7 @@ handle(struct evhttp_request *req, void *arg)
 	if (path == NULL || *path == '\0')
 		path = "/";
 	if (strcmp(path, "/metrics") != 0 && strcmp(path, "/") != 0 &&
-	    strcmp(path, "/healthz") != 0) {
+	    strcmp(path, "/healthz") != 0 && strcmp(path, "/status.json") != 0) {
 		reply(req, 404, "Not Found", "text/plain; charset=utf-8",
 		    "404 page not found\n");
 		return;
@@ -84,8 +84,36 @@ handle(struct evhttp_request *req, void *arg)
 		    "405 method not allowed\n");
 		return;
 	}
-	if (strcmp(path, "/") == 0) {
+	if (strcmp(path, "/status.json") == 0 && s->h.status == NULL) {
+		reply(req, 404, "Not Found", "text/plain; charset=utf-8",
+		    "404 page not found\n");
+		return;
+	}
+	if (strcmp(path, "/") == 0 && s->h.status == NULL) {
 		reply(req, 200, "OK", "text/html; charset=utf-8", landing_page);
+		return;
+	}
+	if (strcmp(path, "/") == 0 || strcmp(path, "/status.json") == 0) {
+		bool json = path[1] != '\0';
+		const char *csp = NULL;
+
+		/* The status page (issue 10): built from memory, never waits. */
+		out = evbuffer_new();
+		if (out == NULL || s->h.status(s->h.arg, json, out, &csp) < 0) {
+			if (out != NULL)
+				evbuffer_free(out);
+			evhttp_send_error(req, 500, NULL);
+			return;
+		}
+		evhttp_add_header(h, "Content-Type", json ?
+		    "application/json" : "text/html; charset=utf-8");
+		if (csp != NULL)
+			evhttp_add_header(h, "Content-Security-Policy", csp);
+		evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+		evhttp_add_header(h, "Referrer-Policy", "no-referrer");
+		evhttp_add_header(h, "Cache-Control", "no-store");
+		evhttp_send_reply(req, 200, "OK", out);
+		evbuffer_free(out);
 		return;
 	}
 	if (strcmp(path, "/healthz") == 0) {

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "msgid.h"
+#include "status.h"
 
 /* Kibana's saved-objects paging stops at 10,000 results (100 pages). */
 #define RULES_MAX_PAGES 100
@@ -902,6 +903,124 @@ inventory_summary(const struct inventory *t, struct inventory_summary *ret)
 	}
 }
 
+/* ---- the status page ---------------------------------------------------- */
+
+static json_t *
+conn_item(const char *space, const struct kibana_connector *c)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "space", status_str(space, 0));
+	json_object_set_new(o, "id", status_str(c->id, 0));
+	json_object_set_new(o, "name", status_str(c->name, 0));
+	json_object_set_new(o, "type", status_str(c->type_id, 0));
+	json_object_set_new(o, "listed", json_true());
+	return o;
+}
+
+/* Rule actions: every connector a rule uses once, with the rule. */
+static void
+status_rules(const struct inventory *t, struct status *st)
+{
+	const char *name = t->cfg->name;
+	size_t i, j, a, b;
+
+	for (i = 0; i < t->nspaces; i++) {
+		const struct space_state *sp = t->spaces[i];
+
+		if (!sp->have_rules)
+			continue;
+		for (j = 0; j < sp->nrules; j++) {
+			const struct kibana_rule *r = &sp->rules[j];
+
+			for (a = 0; a < r->nactions; a++) {
+				const char *cid = r->action_ids[a];
+				json_t *c;
+
+				for (b = 0; b < a; b++)
+					if (strcmp(r->action_ids[b], cid) == 0)
+						break;
+				if (b < a)
+					continue;	/* the rule uses it twice */
+				c = status_connector_find(st, name, sp->id, cid);
+				if (c == NULL)
+					c = status_connector_find(st, name, "*", cid);
+				status_connector_rule(c, sp->id, r->id, r->name);
+			}
+		}
+	}
+}
+
+static void
+inventory_status(const void *arg, struct status *st)
+{
+	const struct inventory *t = arg;
+	const char *name = t->cfg->name;
+	json_t *tg = status_target(st, name), *c, *o;
+	size_t i, j;
+
+	for (i = 0; i < t->nspaces; i++) {
+		const struct space_state *sp = t->spaces[i];
+
+		for (j = 0; sp->have_connectors && j < sp->connectors.n; j++) {
+			const struct kibana_connector *k = &sp->connectors.v[j];
+			const char *space = k->preconfigured ? "*" : sp->id;
+
+			if ((c = status_connector(st, name, space, k->id)) == NULL)
+				continue;
+			if (json_is_true(json_object_get(c, "listed")))
+				continue;	/* preconfigured: once per space */
+			json_object_set_new(c, "name", status_str(k->name, 0));
+			json_object_set_new(c, "type", status_str(k->type_id, 0));
+			json_object_set_new(c, "listed", json_true());
+			json_object_set_new(c, "preconfigured",
+			    json_boolean(k->preconfigured));
+			json_object_set_new(c, "missing_secrets",
+			    json_boolean(k->missing_secrets));
+			if (k->missing_secrets)
+				status_list_add(tg, "connectors_missing_secrets",
+				    conn_item(space, k));
+		}
+	}
+	status_rules(t, st);
+
+	/* "space\nrule\nconnector\nrule name", sorted, maybe repeated */
+	for (i = 0; i < t->nmissing_keys; i++) {
+		const char *k = t->missing_keys[i], *rule, *cid, *rname;
+
+		if (i > 0 && strcmp(k, t->missing_keys[i - 1]) == 0)
+			continue;
+		if ((rule = strchr(k, '\n')) == NULL ||
+		    (cid = strchr(rule + 1, '\n')) == NULL ||
+		    (rname = strchr(cid + 1, '\n')) == NULL)
+			continue;
+		o = json_object();
+		json_object_set_new(o, "space", json_stringn(k, (size_t)(rule - k)));
+		json_object_set_new(o, "rule_id",
+		    json_stringn(rule + 1, (size_t)(cid - rule - 1)));
+		json_object_set_new(o, "rule_name", status_str(rname + 1, 0));
+		json_object_set_new(o, "connector_id",
+		    json_stringn(cid + 1, (size_t)(rname - cid - 1)));
+		status_list_add(tg, "rules_missing_connectors", o);
+	}
+
+	for (i = 0; t->have_types && i < t->types.n; i++) {
+		const struct kibana_connector_type *ct = &t->types.v[i];
+
+		if (ct->enabled)
+			continue;
+		o = json_object();
+		json_object_set_new(o, "id", status_str(ct->id, 0));
+		json_object_set_new(o, "enabled_in_config",
+		    json_boolean(ct->enabled_in_config));
+		json_object_set_new(o, "enabled_in_license",
+		    json_boolean(ct->enabled_in_license));
+		json_object_set_new(o, "minimum_license_required",
+		    status_str(ct->minimum_license_required, 0));
+		status_list_add(tg, "unavailable_connector_types", o);
+	}
+}
+
 /* ---- the check's life across reloads ---------------------------------- */
 
 static bool
@@ -946,6 +1065,7 @@ static const struct check_ops inventory_ops = {
 	.same = inventory_same,
 	.adopt = inventory_adopt,
 	.retire = inventory_retire,
+	.status = inventory_status,
 	.free = inventory_free,
 };
 

@@ -32,7 +32,8 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: kibana-connector-monitor [--config FILE] [--check-config] [--once]\n"
+	    "usage: kibana-connector-monitor [--config FILE] [--check-config]\n"
+	    "                                [--once [--format=prometheus|text]]\n"
 	    "                                [--no-probes] [--version] [--help]\n"
 	    "\n"
 	    "Watches Kibana alerting connectors and serves their health as\n"
@@ -47,6 +48,10 @@ usage(FILE *f)
 	    "                      probed connectors really execute and send real\n"
 	    "                      notifications), print the metrics, exit 0 when\n"
 	    "                      every request succeeded, else 1\n"
+	    "      --format FORMAT with --once: what to print; 'prometheus' (the\n"
+	    "                      default) prints the metrics, 'text' a report for\n"
+	    "                      people (the status page's content: failing\n"
+	    "                      connectors and their errors first)\n"
 	    "      --no-probes     never execute a connector: the configured probes\n"
 	    "                      are left out (with --once or as a daemon)\n"
 	    "  -V, --version       print the version and library versions\n"
@@ -322,13 +327,15 @@ main(int argc, char *argv[])
 		{ "check-config", no_argument, NULL, 't' },
 		{ "once", no_argument, NULL, 'o' },
 		{ "no-probes", no_argument, NULL, 'P' },
+		{ "format", required_argument, NULL, 'F' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = CONFIG_DEFAULT_PATH;
 	bool explicit_path = false, check = false, once = false, builtin;
-	bool no_probes = false;
+	bool no_probes = false, text = false;
+	const char *format = NULL;
 	struct kcm_config *cfg = NULL;
 	struct event_base *base = NULL;
 	struct event *sig_term = NULL, *sig_int = NULL, *sig_hup = NULL;
@@ -360,6 +367,9 @@ main(int argc, char *argv[])
 		case 'P':
 			no_probes = true;
 			break;
+		case 'F':
+			format = optarg;
+			break;
 		case 'V':
 			print_version();
 			return 0;
@@ -376,6 +386,22 @@ main(int argc, char *argv[])
 		    argv[optind]);
 		usage(stderr);
 		return EXIT_CONFIG;
+	}
+
+	if (format != NULL) {
+		if (!once) {
+			fprintf(stderr, "kibana-connector-monitor: --format needs --once\n");
+			usage(stderr);
+			return EXIT_CONFIG;
+		}
+		if (strcmp(format, "text") == 0)
+			text = true;
+		else if (strcmp(format, "prometheus") != 0) {
+			fprintf(stderr, "kibana-connector-monitor: unknown --format '%s' "
+			    "(prometheus or text)\n", format);
+			usage(stderr);
+			return EXIT_CONFIG;
+		}
 	}
 
 	log_init("kibana-connector-monitor");
@@ -444,6 +470,7 @@ main(int argc, char *argv[])
 		const struct http_server_handlers handlers = {
 			.arg = d.monitor,
 			.metrics = monitor_write_metrics,
+			.status = monitor_write_status,
 		};
 
 		server = http_server_new(base, &handlers);
@@ -495,7 +522,8 @@ main(int argc, char *argv[])
 
 	if (once) {
 		strbuf_init(&out);
-		if (monitor_render_all(d.monitor, &out) < 0 ||
+		if ((text ? monitor_render_status_text(d.monitor, &out) :
+		    monitor_render_all(d.monitor, &out)) < 0 ||
 		    fwrite(strbuf_str(&out), 1, out.len, stdout) != out.len ||
 		    fflush(stdout) != 0) {
 			strbuf_free(&out);

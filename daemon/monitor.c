@@ -23,6 +23,7 @@
 #include "probe.h"
 #include "process.h"
 #include "state.h"
+#include "status.h"
 
 /* A rendered exposition, shared by every response that sends it. */
 struct body {
@@ -51,6 +52,8 @@ struct monitor {
 	struct check		**inventories;	/* one per cfg->targets entry */
 	size_t			 ninventories;
 	struct body		*body;		/* last rendering */
+	/* the status page, rendered on the first request after a publish */
+	struct body		*status_html, *status_json;
 };
 
 static const char *const build_l[] = { "version", "libcurl", "libevent",
@@ -115,6 +118,10 @@ publish(struct monitor *m)
 	strbuf_free(&sb);
 	body_unref(m->body);
 	m->body = b;
+	/* New data: the status page is rendered again when next asked for. */
+	body_unref(m->status_html);
+	body_unref(m->status_json);
+	m->status_html = m->status_json = NULL;
 	return 0;
 }
 
@@ -238,6 +245,8 @@ monitor_free(struct monitor *m)
 	http_client_free(m->http);
 	metrics_free(m->metrics);
 	body_unref(m->body);
+	body_unref(m->status_html);
+	body_unref(m->status_json);
 	free(m->inventories);
 	free(m);
 }
@@ -373,4 +382,79 @@ monitor_render_all(struct monitor *m, struct strbuf *out)
 		strbuf_append(out, m->body->data, m->body->len);
 	process_metrics_render(out);
 	return strbuf_failed(out) ? -ENOMEM : 0;
+}
+
+/* The status model of the running checks, built now (memory only). */
+static struct status *
+status_build(struct monitor *m)
+{
+	struct status *st = status_new();
+
+	if (st == NULL)
+		return NULL;
+	engine_status(m->engine, st);
+	if (status_finish(st) < 0) {
+		status_free(st);
+		return NULL;
+	}
+	return st;
+}
+
+/*
+ * The page is built (memory only, a few tens of milliseconds for ten
+ * thousand connectors) at most once per publish and format: requests in
+ * between share the rendering, so a burst of them costs no more.
+ */
+int
+monitor_write_status(void *arg, bool json, struct evbuffer *out,
+    const char **csp)
+{
+	struct monitor *m = arg;
+	struct body **cache = json ? &m->status_json : &m->status_html, *b = NULL;
+	struct status *st;
+	struct strbuf sb;
+	int r;
+
+	if (*cache == NULL) {
+		if ((st = status_build(m)) == NULL)
+			return -ENOMEM;
+		strbuf_init(&sb);
+		r = json ? status_render_json(st, &sb) : status_render_html(st, &sb);
+		status_free(st);
+		if (r == 0 && strbuf_failed(&sb))
+			r = -ENOMEM;
+		if (r == 0 && (b = malloc(sizeof(*b) + sb.len)) == NULL)
+			r = -ENOMEM;
+		if (r < 0) {
+			strbuf_free(&sb);
+			return r;
+		}
+		b->refs = 1;
+		b->len = sb.len;
+		memcpy(b->data, strbuf_str(&sb), sb.len);
+		strbuf_free(&sb);
+		*cache = b;
+	}
+	b = *cache;
+	b->refs++;
+	if (evbuffer_add_reference(out, b->data, b->len, body_cleanup, b) < 0) {
+		b->refs--;
+		return -ENOMEM;
+	}
+	if (csp != NULL)
+		*csp = json ? NULL : status_csp();
+	return 0;
+}
+
+int
+monitor_render_status_text(struct monitor *m, struct strbuf *out)
+{
+	struct status *st;
+	int r;
+
+	if ((st = status_build(m)) == NULL)
+		return -ENOMEM;
+	r = status_render_text(st, out);
+	status_free(st);
+	return r;
 }

@@ -28,6 +28,7 @@
 #include "metrics.h"
 #include "msgid.h"
 #include "probe.h"
+#include "status.h"
 
 struct probe_families {
 	struct metric_family	*success;
@@ -49,6 +50,8 @@ struct probe {
 	bool			 have_result;
 	enum probe_result	 last;
 	const char		*label_space;	/* its series' space; NULL = none yet */
+	double			 last_run;	/* epoch s of the last run's end */
+	char			*message;	/* what Kibana said (bounded), or NULL */
 };
 
 static const char *const probe_l[] = { "target", "space", "connector_id" };
@@ -183,6 +186,7 @@ probe_free(void *arg)
 		return;
 	free(p->url);
 	free(p->path);
+	free(p->message);
 	free(p);
 }
 
@@ -231,7 +235,7 @@ fail:
 }
 
 static const char *
-connector_name(struct probe *p)
+connector_name(const struct probe *p)
 {
 	const char *name;
 
@@ -328,6 +332,28 @@ set_labels(struct probe *p)
 	}
 }
 
+/* The status page's copy of the last run (bounded). */
+static void
+remember(struct probe *p, enum probe_result r, const struct http_response *resp,
+    const struct probe_details *d)
+{
+	char buf[64];
+	const char *m = d->message != NULL ? d->message :
+	    d->service_message != NULL ? d->service_message : NULL;
+
+	if (m == NULL && r != PROBE_OK) {
+		if (resp->result != HTTP_RESULT_OK)
+			m = resp->error;
+		else {
+			snprintf(buf, sizeof(buf), "HTTP status %ld", resp->status);
+			m = buf;
+		}
+	}
+	free(p->message);
+	p->message = m != NULL ? strndup(m, STATUS_TEXT_MAX + 4) : NULL;
+	p->last_run = realtime_seconds();
+}
+
 static enum engine_result
 run_done(struct check *ck, const struct http_response *resp,
     enum engine_result kr, void *arg)
@@ -355,6 +381,7 @@ run_done(struct check *ck, const struct http_response *resp,
 	log_debug("POST %s (target %s): %s, HTTP %ld", p->path, c->target,
 	    probe_result_to_string(r), resp->status);
 	note_result(p, r, resp, &d);
+	remember(p, r, resp, &d);
 	probe_details_free(&d);
 	p->have_result = true;
 	p->last = r;
@@ -399,6 +426,28 @@ probe_finish(struct check *ck, void *arg)
 {
 	(void)ck;
 	(void)arg;
+}
+
+/* ---- the status page ---------------------------------------------------- */
+
+static void
+probe_status(const void *arg, struct status *st)
+{
+	const struct probe *p = arg;
+	const struct probe_config *c = p->cfg;
+	json_t *o = json_object();
+
+	json_object_set_new(o, "space", status_str(c->space, 0));
+	json_object_set_new(o, "id", status_str(c->connector_id, 0));
+	json_object_set_new(o, "name",
+	    status_str(connector_name(p), 0));
+	json_object_set_new(o, "listed", json_boolean(p->inventory == NULL ||
+	    connector_name(p) != NULL));
+	json_object_set_new(o, "result", p->have_result ?
+	    json_string(probe_result_to_string(p->last)) : json_null());
+	json_object_set_new(o, "last_run", status_time(p->last_run));
+	json_object_set_new(o, "message", status_str(p->message, STATUS_TEXT_MAX));
+	status_list_add(status_target(st, c->target), "probes", o);
 }
 
 /* ---- the check's life across reloads ---------------------------------- */
@@ -461,6 +510,7 @@ static const struct check_ops probe_ops = {
 	.adopt = probe_adopt,
 	.retire = probe_retire,
 	.first_scheduled = probe_first_scheduled,
+	.status = probe_status,
 	.free = probe_free,
 };
 

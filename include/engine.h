@@ -36,6 +36,7 @@ struct metrics;
 struct engine;
 struct engine_build;
 struct check;
+struct status;
 
 /* The Kibana/Elasticsearch APIs the monitor calls: label `api`. */
 enum engine_api {
@@ -101,6 +102,12 @@ bool	 engine_once_done(const struct engine *e);
 bool	 engine_any_failed(const struct engine *e);
 /* Runs every check that is due at the engine clock's now (the timer does). */
 void	 engine_run_due(struct engine *e);
+/*
+ * The status model (status.h) of the running set: per target, the health
+ * of every API it used (up, last success: the engine's own series), then
+ * whatever each check's ops->status adds.  Memory only; never blocks.
+ */
+void	 engine_status(const struct engine *e, struct status *st);
 
 /* ---- checks --------------------------------------------------------- */
 
@@ -120,6 +127,11 @@ struct check_ops {
 	void	(*retire)(void *impl);
 	/* Its first run was scheduled delay_usec from now (to log it); NULL ok. */
 	void	(*first_scheduled)(void *impl, uint64_t delay_usec);
+	/*
+	 * The status page (status.h): adds what the check remembers to st,
+	 * reading only memory (never a request).  NULL: contributes nothing.
+	 */
+	void	(*status)(const void *impl, struct status *st);
 	void	(*free)(void *impl);
 };
 

@@ -48,4 +48,15 @@ int	 monitor_write_metrics(void *m, struct evbuffer *out);
 /* The same into a strbuf (--once). */
 int	 monitor_render_all(struct monitor *m, struct strbuf *out);
 
+/*
+ * GET / (json false: HTML, *csp its Content-Security-Policy) and GET
+ * /status.json (json true): the status page (status.h) of the running
+ * checks, built from memory on the first request after a publish and
+ * shared until the next one; never waits on Kibana.
+ */
+int	 monitor_write_status(void *m, bool json, struct evbuffer *out,
+	    const char **csp);
+/* --once --format=text: the same content as text for a terminal. */
+int	 monitor_render_status_text(struct monitor *m, struct strbuf *out);
+
 #endif /* KCM_MONITOR_H */

@@ -165,6 +165,9 @@ wait_for "$workdir/daemon.err" 'listen=' 10 "$daemon_pid" || die "the daemon did
 
 cat <<EOF
 
+Status page (open it in a browser): http://127.0.0.1:$listen_port/
+    curl -s http://127.0.0.1:$listen_port/status.json
+
 Scrape http://127.0.0.1:$listen_port/metrics
     curl -s http://127.0.0.1:$listen_port/metrics | grep '^kibana_'
     curl -s http://127.0.0.1:$listen_port/metrics | grep 'kibana_connector_executions_total.*failure'

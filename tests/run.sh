@@ -9,12 +9,14 @@ cd "$(dirname "$0")/.."
 
 packages=(gcc cmake make pkg-config python3 openssl curl
 	libcurl4-openssl-dev libevent-dev libjansson-dev libsystemd-dev
-	libyaml-dev libcmocka-dev
+	libyaml-dev libcmocka-dev libssl-dev	# libssl-dev: test_status (the CSP hash)
 	prometheus	# promtool (scrapes, alert rules) and the server for test_dashboard
 	prometheus-alertmanager	# test_alerting: the rules end to end
 	systemd systemd-container dpkg-dev util-linux	# nspawn, .deb, unshare/nsenter
 	file lintian mandoc				# the .deb's checks
-	valgrind)
+	valgrind
+	chromium fonts-dejavu-core	# test_status_page: the page in a real browser
+	)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

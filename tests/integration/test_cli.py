@@ -44,7 +44,8 @@ class CliTest(KcmTestCase):
         p = self.run_cli(["--help"])
         self.assertEqual(p.returncode, 0)
         out = p.stdout.decode()
-        for opt in ("--config", "--check-config", "--once", "--version", "--help"):
+        for opt in ("--config", "--check-config", "--once", "--format", "--no-probes",
+                    "--version", "--help"):
             self.assertIn(opt, out)
 
     def test_unknown_option(self):

@@ -14,6 +14,7 @@
 
 #include "engine.h"
 #include "metrics.h"
+#include "status.h"
 #include "util.h"
 
 #define SEC	USEC_PER_SEC
@@ -123,6 +124,18 @@ fake_free(void *impl)
 	free(f);
 }
 
+/* The status op: one probe-like entry with the check's state. */
+static void
+fake_status(const void *impl, struct status *st)
+{
+	const struct fake *f = impl;
+	json_t *o = json_object();
+
+	json_object_set_new(o, "id", json_integer(f->id));
+	json_object_set_new(o, "state", json_integer(f->state));
+	status_list_add(status_target(st, "t"), "probes", o);
+}
+
 static const struct check_ops fake_ops = {
 	.kind = "fake",
 	.run = fake_run,
@@ -131,6 +144,7 @@ static const struct check_ops fake_ops = {
 	.adopt = fake_adopt,
 	.inherit = fake_inherit,
 	.retire = fake_retire,
+	.status = fake_status,
 	.free = fake_free,
 };
 
@@ -419,6 +433,62 @@ test_reload_carry(void **state)
 	env_free(v);
 }
 
+/*
+ * engine_status(): one target object, the engine's own health per API (a
+ * failed API is down and has no last success), then each check's status
+ * op, reading what a carried check kept.
+ */
+static void
+test_status(void **state)
+{
+	struct env *v = env_new(false);
+	struct engine_build *b = engine_build_begin(v->e);
+	struct fake *ok = fake_new(v, 0, 1), *bad = fake_new(v, 1, 1);
+	struct status *st;
+	const json_t *t, *apis, *p;
+
+	(void)state;
+	bad->fail = true;
+	add(b, ok, "ok", 60 * SEC, CHECK_FIRST_NOW, NULL);
+	add(b, bad, "bad", 60 * SEC, CHECK_FIRST_NOW, NULL);
+	engine_build_commit(b);
+	st = status_new();
+	engine_status(v->e, st);	/* before any run: no API yet */
+	assert_int_equal(status_finish(st), 0);
+	t = json_array_get(json_object_get(status_json(st), "targets"), 0);
+	assert_int_equal(json_array_size(json_object_get(t, "apis")), 0);
+	status_free(st);
+
+	engine_start(v->e);
+	advance(v, 0);
+	/* a reload with the same settings carries both (and their state) */
+	b = engine_build_begin(v->e);
+	add(b, fake_new(v, 2, 1), "ok", 60 * SEC, CHECK_FIRST_NOW, NULL);
+	add(b, fake_new(v, 3, 1), "bad", 60 * SEC, CHECK_FIRST_NOW, NULL);
+	engine_build_commit(b);
+
+	st = status_new();
+	engine_status(v->e, st);
+	assert_int_equal(status_finish(st), 0);
+	assert_int_equal(json_array_size(json_object_get(status_json(st), "targets")), 1);
+	t = json_array_get(json_object_get(status_json(st), "targets"), 0);
+	apis = json_object_get(t, "apis");
+	assert_int_equal(json_array_size(apis), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(apis, 0),
+	    "api")), "event_log");
+	assert_true(json_is_false(json_object_get(json_array_get(apis, 0), "up")));
+	assert_true(json_is_null(json_object_get(json_array_get(apis, 0),
+	    "last_success")));
+	p = json_object_get(t, "probes");
+	assert_int_equal(json_array_size(p), 2);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(p, 0),
+	    "id")), 0);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(p, 0),
+	    "state")), 1);
+	status_free(st);
+	env_free(v);
+}
+
 static void
 test_reload_abort(void **state)
 {
@@ -457,6 +527,7 @@ main(void)
 		cmocka_unit_test(test_once),
 		cmocka_unit_test(test_reload_carry),
 		cmocka_unit_test(test_reload_abort),
+		cmocka_unit_test(test_status),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
