@@ -1,0 +1,99 @@
+/*
+ * web_config.h: the Prometheus exporter-toolkit web configuration file
+ * (--web.config.file): TLS for the metrics endpoint, extra response headers,
+ * basic-auth users with bcrypt hashes.
+ *
+ * The file has exporter-toolkit's format and meaning (see README, "Web
+ * configuration"); it is parsed with the project's ytree/schema machinery,
+ * so every problem is reported as FILE:LINE:COLUMN: message naming the web
+ * configuration file.  Loading is all-or-nothing: the certificate, key and
+ * client CA files are read and the OpenSSL SSL_CTX is built at load time;
+ * either everything checked out, or the caller gets the errors and no
+ * object.
+ *
+ * A loaded object is immutable and reference-counted: the server keeps one
+ * reference for new connections and each connection takes its own, so a
+ * reload (which swaps the server's pointer) never pulls the TLS context or
+ * the user list from under a connection opened before it.  References are
+ * taken and dropped on the event-loop thread.
+ */
+#ifndef KCM_WEB_CONFIG_H
+#define KCM_WEB_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <openssl/ssl.h>
+
+struct config_errors;
+struct web_config;
+
+/*
+ * Loads the web configuration at `path`.  Relative file names in it resolve
+ * against the folder of `path` (as exporter-toolkit does).  Returns 0 and
+ * *ret (one reference), or a negative errno (-EINVAL for validation errors)
+ * after appending every problem to errs (which may be NULL).
+ *
+ * The key file, and the web configuration file itself when it holds an
+ * inline `key`, must not be readable by group or others.  Every file is
+ * opened without blocking and must be a regular file.
+ */
+int	 web_config_load(const char *path, struct web_config **ret,
+	    struct config_errors *errs);
+
+/* Another reference; returns wc (NULL-safe). */
+struct web_config *web_config_ref(struct web_config *wc);
+/* Drops a reference; the last one frees everything (NULL-safe). */
+void	 web_config_unref(struct web_config *wc);
+
+/* The file it was loaded from. */
+const char *web_config_path(const struct web_config *wc);
+
+/*
+ * The TLS context for new connections, or NULL: plain HTTP (no
+ * tls_server_config, or one that sets none of cert, cert_file, key,
+ * key_file, client_ca, client_ca_file, client_auth_type: exporter-toolkit's
+ * rule).  Borrowed: valid while the caller holds a reference to wc; SSL_new()
+ * takes OpenSSL's own reference on it.  Client certificates (verify mode,
+ * client CA, client_allowed_sans) are checked inside the handshake.
+ */
+SSL_CTX	*web_config_ssl_ctx(const struct web_config *wc);
+
+/* One extra response header (http_server_config.headers). */
+struct web_config_header {
+	const char	*name;		/* e.g. "X-Frame-Options" */
+	const char	*value;		/* never empty, no control characters */
+};
+
+/*
+ * The extra headers to add to every response (401s included, as
+ * exporter-toolkit does); *ret points into wc.  Returns their number.
+ */
+size_t	 web_config_headers(const struct web_config *wc,
+	    const struct web_config_header **ret);
+
+/* True when basic_auth_users is set and not empty: every request needs auth. */
+bool	 web_config_has_users(const struct web_config *wc);
+
+/*
+ * For web_auth.c: the bcrypt hash of user (len bytes, any bytes), or NULL
+ * when there is no such user.  The hash is a secret: never log it.
+ */
+const char *web_config_user_hash(const struct web_config *wc,
+	    const char *user, size_t len);
+/*
+ * A bcrypt hash that no password matches, at the cost most users have:
+ * checked for an unknown user, so that unknown and known users take the
+ * same time (exporter-toolkit checks a fixed dummy hash, web/handler.go).
+ */
+const char *web_config_dummy_hash(const struct web_config *wc);
+
+/*
+ * exporter-toolkit's test for a bcrypt hash it can use (golang.org/x/crypto
+ * bcrypt.Cost(), web/handler.go validateUsers), restricted to the variants
+ * libxcrypt's crypt_r() verifies: "$2a$", "$2b$" or "$2y$", a two-digit cost
+ * 04..31, "$", 53 characters of bcrypt's base64.  *ret_cost unless NULL.
+ */
+bool	 web_config_bcrypt_valid(const char *hash, unsigned *ret_cost);
+
+#endif /* KCM_WEB_CONFIG_H */
