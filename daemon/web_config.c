@@ -232,6 +232,8 @@ users_free(struct web_user *u, size_t n)
 {
 	size_t i;
 
+	if (u == NULL)
+		return;
 	for (i = 0; i < n; i++) {
 		free(u[i].name);
 		secret_free(u[i].hash);
@@ -244,6 +246,8 @@ headers_free(struct web_config_header *h, size_t n)
 {
 	size_t i;
 
+	if (h == NULL)
+		return;
 	for (i = 0; i < n; i++) {
 		free((char *)h[i].name);
 		free((char *)h[i].value);
@@ -1693,9 +1697,11 @@ load_buffer(const char *path, const char *buf, size_t len, mode_t mode,
 	wc->headers = p.http.headers;
 	wc->nheaders = p.http.nheaders;
 	p.http.headers = NULL;
+	p.http.nheaders = 0;
 	wc->users = p.users;
 	wc->nusers = p.nusers;
 	p.users = NULL;
+	p.nusers = 0;
 	set_dummy_hash(wc);
 out:
 	tls_parse_done(&p.tls);
