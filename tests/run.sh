@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 packages=(gcc cmake make pkg-config python3 openssl curl
 	libcurl4-openssl-dev libevent-dev libjansson-dev libsystemd-dev
 	libyaml-dev libcmocka-dev
+	libssl-dev libcrypt-dev	# the web configuration: TLS (OpenSSL 3), bcrypt (libxcrypt)
 	prometheus	# promtool (scrapes, alert rules) and the server for test_dashboard
 	prometheus-alertmanager	# test_alerting: the rules end to end
 	systemd systemd-container dpkg-dev util-linux	# nspawn, .deb, unshare/nsenter
