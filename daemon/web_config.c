@@ -1711,6 +1711,55 @@ out:
 	return s->oom ? -ENOMEM : s->nerrors > 0 ? -EINVAL : 0;
 }
 
+/* The errors of one load, sorted, and the result (see web_config_load). */
+static int
+finish(int r, struct schema *s, struct errlist *el, size_t first,
+    struct web_config *wc, struct web_config **ret)
+{
+	if (r == 0 && (s->nerrors > 0 || s->oom))
+		r = s->oom ? -ENOMEM : -EINVAL;
+	if (el->oom)
+		r = -ENOMEM;
+	else if (r == -EINVAL && el->errs->n == first)
+		r = -ENOMEM;	/* nothing could be reported */
+	errors_sort(el->errs, first);
+	if (r < 0) {
+		web_config_unref(wc);
+		return r;
+	}
+	*ret = wc;
+	return 0;
+}
+
+int
+web_config_load_buffer(const char *name, const void *buf, size_t len,
+    const char *basedir, mode_t mode, struct web_config **ret,
+    struct config_errors *errs)
+{
+	struct config_errors local = { NULL, 0 };
+	struct errlist el = { .path = name, .errs = errs };
+	struct ytree_report out = { errlist_add, &el };
+	struct web_config *wc;
+	struct schema s;
+	size_t first;
+	int r;
+
+	if (errs == NULL)
+		el.errs = &local;
+	first = el.errs->n;
+	schema_init(&s, &out, basedir);
+	wc = calloc(1, sizeof(*wc));
+	if (wc == NULL || (wc->path = strdup(name)) == NULL)
+		r = -ENOMEM;
+	else {
+		atomic_init(&wc->refs, 1);
+		r = load_buffer(name, buf, len, mode, &s, wc);
+	}
+	r = finish(r, &s, &el, first, wc, ret);
+	config_errors_free(&local);
+	return r;
+}
+
 int
 web_config_load(const char *path, struct web_config **ret,
     struct config_errors *errs)
@@ -1718,7 +1767,6 @@ web_config_load(const char *path, struct web_config **ret,
 	struct config_errors local = { NULL, 0 };
 	struct errlist el = { .path = path, .errs = errs };
 	struct ytree_report out = { errlist_add, &el };
-	struct web_config *wc = NULL;
 	char *buf = NULL, *basedir = NULL;
 	struct schema s;
 	struct stat st;
@@ -1753,36 +1801,22 @@ web_config_load(const char *path, struct web_config **ret,
 			    "directory of the file: %s", strerror(-r));
 		goto out;
 	}
-	s.basedir = basedir;
-	wc = calloc(1, sizeof(*wc));
-	if (wc == NULL || (wc->path = strdup(path)) == NULL) {
-		r = -ENOMEM;
-		goto out;
-	}
-	atomic_init(&wc->refs, 1);
-	r = load_buffer(path, buf, len, st.st_mode, &s, wc);
 out:
 	if (fd >= 0)
 		close(fd);
+	if (r == 0) {
+		r = web_config_load_buffer(path, buf, len, basedir, st.st_mode,
+		    ret, el.errs);
+	} else {
+		r = finish(r, &s, &el, first, NULL, ret);
+	}
 	if (buf != NULL) {
 		explicit_bzero(buf, len);
 		free(buf);
 	}
 	free(basedir);
-	if (r == 0 && (s.nerrors > 0 || s.oom))
-		r = s.oom ? -ENOMEM : -EINVAL;
-	if (el.oom)
-		r = -ENOMEM;
-	else if (r == -EINVAL && el.errs->n == first)
-		r = -ENOMEM;	/* nothing could be reported */
-	errors_sort(el.errs, first);
 	config_errors_free(&local);
-	if (r < 0) {
-		web_config_unref(wc);
-		return r;
-	}
-	*ret = wc;
-	return 0;
+	return r;
 }
 
 struct web_config *

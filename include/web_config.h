@@ -22,6 +22,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include <openssl/ssl.h>
 
@@ -39,6 +40,16 @@ struct web_config;
  * opened without blocking and must be a regular file.
  */
 int	 web_config_load(const char *path, struct web_config **ret,
+	    struct config_errors *errs);
+
+/*
+ * web_config_load() without the file: len bytes at buf (need not be
+ * NUL-terminated); `name` stands for the file in errors, relative file
+ * names resolve against basedir, and `mode` is the file's st_mode (an
+ * inline key needs no group/other read bits).  For tests and the fuzzer.
+ */
+int	 web_config_load_buffer(const char *name, const void *buf, size_t len,
+	    const char *basedir, mode_t mode, struct web_config **ret,
 	    struct config_errors *errs);
 
 /* Another reference; returns wc (NULL-safe). */
