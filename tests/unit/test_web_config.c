@@ -225,6 +225,10 @@ test_empty(void **state)
 	load_ok(t, "# only a comment\n\n");
 	assert_null(web_config_ssl_ctx(t->wc));
 	load_ok(t, "---\n");
+	/* found by the fuzzer: a null document still has a dummy hash */
+	assert_true(web_config_bcrypt_valid(web_config_dummy_hash(t->wc), NULL));
+	load_ok(t, "!\n");
+	assert_true(web_config_bcrypt_valid(web_config_dummy_hash(t->wc), NULL));
 	load_ok(t, "tls_server_config:\nhttp_server_config:\n"
 	    "basic_auth_users:\n");
 	assert_null(web_config_ssl_ctx(t->wc));
