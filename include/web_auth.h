@@ -38,8 +38,11 @@ enum web_auth_result {
 	WEB_AUTH_BUSY,		/* queue full or no memory: 503 */
 };
 
-/* Called on the loop with WEB_AUTH_OK or WEB_AUTH_DENIED; never for a
- * cancelled request.  It may start or cancel other requests. */
+/*
+ * Called on the loop with WEB_AUTH_OK or WEB_AUTH_DENIED; never for a
+ * cancelled request.  The request handle is freed when it returns.  It may
+ * start or cancel other requests, but not call web_auth_free().
+ */
 typedef void (*web_auth_done_fn)(void *arg, enum web_auth_result result);
 
 /*
@@ -65,7 +68,10 @@ void	 web_auth_free(struct web_auth *a);
  *  - otherwise WEB_AUTH_PENDING and *ret_req: done(arg, result) follows
  *    on the loop unless web_auth_cancel(*ret_req) comes first;
  *  - WEB_AUTH_BUSY: too many checks queued, or out of memory.
- * wc need not outlive the call (what the check needs is copied).
+ * wc need not outlive the call (what the check needs is copied); done
+ * must not be NULL.  Decoded credentials longer than
+ * WEB_AUTH_CREDENTIALS_MAX, or a password holding a NUL byte (crypt_r()
+ * takes C strings), are DENIED.
  */
 enum web_auth_result web_auth_check(struct web_auth *a,
 	    const struct web_config *wc, const char *authorization,

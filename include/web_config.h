@@ -16,6 +16,31 @@
  * reload (which swaps the server's pointer) never pulls the TLS context or
  * the user list from under a connection opened before it.  References are
  * taken and dropped on the event-loop thread.
+ *
+ * How the HTTP server uses it (with web_auth.h):
+ *
+ *   reload:      http_server_set_web_config(srv, wc): web_config_ref(wc),
+ *                web_config_unref(old); only new connections see wc.
+ *   accept:      conn->wc = web_config_ref(srv->wc);
+ *                ctx = web_config_ssl_ctx(conn->wc);
+ *                ctx == NULL: plain bufferevent_socket_new() as today;
+ *                else ssl = SSL_new(ctx) and
+ *                bufferevent_openssl_socket_new(base, fd, ssl,
+ *                    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE)
+ *                (client certificates, client_allowed_sans included, are
+ *                checked in the handshake: a refused client never gets to
+ *                send a request).
+ *   request:     r = web_auth_check(auth, conn->wc, value of Authorization
+ *                or NULL, done, conn, &conn->auth_req):
+ *                WEB_AUTH_OK: serve; WEB_AUTH_DENIED: 401 with
+ *                "WWW-Authenticate: Basic"; WEB_AUTH_BUSY: 503;
+ *                WEB_AUTH_PENDING: stop reading, wait for done(conn, r)
+ *                (then conn->auth_req = NULL, and OK/DENIED as above).
+ *                Every response, 401/503 included, gets the headers of
+ *                web_config_headers(conn->wc, &h).
+ *   close:       web_auth_cancel(conn->auth_req) if still pending;
+ *                SSL/bufferevent freed; web_config_unref(conn->wc).
+ *   shutdown:    free the server (its connections) before web_auth_free().
  */
 #ifndef KCM_WEB_CONFIG_H
 #define KCM_WEB_CONFIG_H
