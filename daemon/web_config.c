@@ -39,8 +39,14 @@
  *    server refuses a TLS <= 1.2 cipher list without
  *    TLS_ECDHE_{RSA,ECDSA}_WITH_AES_128_GCM_SHA256; refused here at load.
  *
+ * rate_limit (web/tls_config.go Serve(), RateLimiterConfig): a limiter
+ * only when interval is not 0, rate.Every(interval) with `burst` tokens,
+ * checked before anything else of a request (429).  Here it belongs to the
+ * loaded object, so a reload applies a changed rate_limit with a full
+ * bucket (exporter-toolkit keeps the limiter of its start).
+ *
  * Refused here although exporter-toolkit takes them (each with an error
- * naming the key): rate_limit (not implemented); cert together with
+ * naming the key): cert together with
  * cert_file (and key/key_file, client_ca/client_ca_file: exporter-toolkit
  * silently prefers the file); a client CA file without any certificate
  * (exporter-toolkit's later testdata web_config_auth_clientCAs_nocerts.bad.yml);
@@ -52,6 +58,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +99,12 @@ struct web_user {
 
 struct web_config {
 	atomic_uint	 refs;
+	/* rate_limit: a token bucket (golang.org/x/time/rate), loop only */
+	bool		 rate_on;
+	double		 rate_per_usec;	/* tokens per microsecond */
+	double		 rate_burst;
+	double		 rate_tokens;
+	uint64_t	 rate_last;	/* usec of the last update, 0: none */
 	char		*path;
 	SSL_CTX		*ssl_ctx;
 	struct web_config_header *headers;
@@ -199,9 +212,15 @@ struct http_parse {
 	size_t	 nheaders;
 };
 
+struct rate_parse {
+	int64_t		 interval_ns;	/* <= 0: no limit (Go) */
+	unsigned	 burst;
+};
+
 struct parse {
 	struct schema	*s;
 	const char	*basedir;
+	struct rate_parse rate;
 	struct tls_parse tls;
 	struct http_parse http;
 	struct web_user	*users;
@@ -967,16 +986,123 @@ parse_http(struct schema *s, const struct schema_key *k,
 	return schema_mapping(s, v, k->key, http_keys, HTTP_NKEYS, ctx, seen);
 }
 
+/* ---- rate_limit --------------------------------------------------------- */
+
+/*
+ * Go's time.ParseDuration: [-+] then one or more decimal numbers with an
+ * optional fraction, each with a unit ns, us (µs, μs), ms, s, m, h; or a
+ * bare "0".  0 and *ret (nanoseconds), or -EINVAL / -ERANGE.
+ */
+static int
+go_duration(const char *str, int64_t *ret)
+{
+	static const struct {
+		const char	*unit;
+		double		 ns;
+	} units[] = {
+		{ "ns", 1 }, { "us", 1e3 }, { "\xc2\xb5s", 1e3 },
+		{ "\xce\xbcs", 1e3 }, { "ms", 1e6 }, { "s", 1e9 }, { "m", 60e9 },
+		{ "h", 3600e9 },
+	};
+	const char *p = str;
+	double total = 0, v, scale;
+	bool neg = false, digits;
+	size_t i, best, blen;
+
+	if (*p == '-' || *p == '+')
+		neg = *p++ == '-';
+	if (strcmp(p, "0") == 0) {
+		*ret = 0;
+		return 0;
+	}
+	if (*p == '\0')
+		return -EINVAL;
+	while (*p != '\0') {
+		v = 0;
+		digits = false;
+		while (*p >= '0' && *p <= '9') {
+			v = v * 10 + (*p++ - '0');
+			digits = true;
+		}
+		if (*p == '.') {
+			p++;
+			for (scale = 0.1; *p >= '0' && *p <= '9'; scale /= 10) {
+				v += (*p++ - '0') * scale;
+				digits = true;
+			}
+		}
+		if (!digits)
+			return -EINVAL;
+		best = ELEMENTSOF(units);
+		blen = 0;
+		for (i = 0; i < ELEMENTSOF(units); i++)
+			if (strncmp(p, units[i].unit, strlen(units[i].unit)) ==
+			    0 && strlen(units[i].unit) > blen) {
+				best = i;
+				blen = strlen(units[i].unit);
+			}
+		if (best == ELEMENTSOF(units))
+			return -EINVAL;
+		p += blen;
+		total += v * units[best].ns;
+		if (total > 9.2e18)
+			return -ERANGE;
+	}
+	*ret = (int64_t)(neg ? -total : total);
+	return 0;
+}
+
+static int
+rate_interval(struct schema *s, const struct schema_key *k,
+    const struct ytree_node *v, void *ctx, const char *where)
+{
+	struct rate_parse *rp = &((struct parse *)ctx)->rate;
+	struct ytree_shown sh;
+	const char *str;
+	uint64_t n;
+
+	(void)where;
+	str = schema_expect_scalar(s, k->key, v, "a duration");
+	if (str == NULL)
+		return -EINVAL;
+	/* yaml.v2 reads a plain integer as nanoseconds */
+	if (v->plain && parse_uint64(str, &n) == 0 && n <= INT64_MAX) {
+		rp->interval_ns = (int64_t)n;
+		return 0;
+	}
+	if (go_duration(str, &rp->interval_ns) < 0) {
+		ytree_error(&s->rep, v, "'%s': invalid duration '%s' (Go's "
+		    "syntax, e.g. 1s, 500ms, 1m30s)", k->key,
+		    ytree_show(&sh, str));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+enum { RATE_INTERVAL, RATE_BURST, RATE_NKEYS };
+
+static const struct schema_key rate_keys[RATE_NKEYS] = {
+	[RATE_INTERVAL] = SCHEMA_KEY_CUSTOM("interval", rate_interval, false),
+	[RATE_BURST] = { .key = "burst", .kind = SCHEMA_UINT,
+	    .offset = offsetof(struct parse, rate.burst), .min = 0,
+	    .max = INT_MAX },
+};
+
 static int
 parse_rate_limit(struct schema *s, const struct schema_key *k,
     const struct ytree_node *v, void *ctx, const char *where)
 {
-	(void)ctx;
+	struct schema_seen seen[RATE_NKEYS];
+
 	(void)where;
-	ytree_error(&s->rep, v, "'%s' is not supported by "
-	    "kibana-connector-monitor (exporter-toolkit's rate limiter of the "
-	    "metrics endpoint); remove it", k->key);
-	return -EINVAL;
+	if (ytree_is_null(v))
+		return 0;
+	if (v->kind != YTREE_MAPPING) {
+		ytree_error(&s->rep, v, "'%s': expected a mapping, got %s",
+		    k->key, ytree_describe(v));
+		return -EINVAL;
+	}
+	return schema_mapping(s, v, k->key, rate_keys, RATE_NKEYS, ctx, seen);
 }
 
 enum { TOP_TLS, TOP_HTTP, TOP_USERS, TOP_RATE_LIMIT, TOP_NKEYS };
@@ -1697,6 +1823,14 @@ load_buffer(const char *path, const char *buf, size_t len, mode_t mode,
 	wc->nheaders = p.http.nheaders;
 	p.http.headers = NULL;
 	p.http.nheaders = 0;
+	/* Serve(): a limiter only when interval != 0; rate.Every() of a
+	 * negative interval is no limit at all */
+	if (p.rate.interval_ns > 0) {
+		wc->rate_on = true;
+		wc->rate_per_usec = 1000.0 / (double)p.rate.interval_ns;
+		wc->rate_burst = p.rate.burst;
+		wc->rate_tokens = p.rate.burst;
+	}
 	wc->users = p.users;
 	wc->nusers = p.nusers;
 	p.users = NULL;
@@ -1881,4 +2015,23 @@ const char *
 web_config_dummy_hash(const struct web_config *wc)
 {
 	return wc->dummy_hash;
+}
+
+bool
+web_config_rate_allow(struct web_config *wc, uint64_t now)
+{
+	if (!wc->rate_on)
+		return true;
+	if (wc->rate_last != 0 && now > wc->rate_last) {
+		wc->rate_tokens += (double)(now - wc->rate_last) *
+		    wc->rate_per_usec;
+		if (wc->rate_tokens > wc->rate_burst)
+			wc->rate_tokens = wc->rate_burst;
+	}
+	if (wc->rate_last == 0 || now > wc->rate_last)
+		wc->rate_last = now;
+	if (wc->rate_tokens < 1 - 1e-9)	/* floating-point dust */
+		return false;
+	wc->rate_tokens -= 1;
+	return true;
 }

@@ -30,7 +30,8 @@
  *                (client certificates, client_allowed_sans included, are
  *                checked in the handshake: a refused client never gets to
  *                send a request).
- *   request:     r = web_auth_check(auth, conn->wc, value of Authorization
+ *   request:     web_config_rate_allow(conn->wc, now_usec()) false: 429;
+ *                r = web_auth_check(auth, conn->wc, value of Authorization
  *                or NULL, done, conn, &conn->auth_req):
  *                WEB_AUTH_OK: serve; WEB_AUTH_DENIED: 401 with
  *                "WWW-Authenticate: Basic"; WEB_AUTH_BUSY: 503;
@@ -47,6 +48,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <openssl/ssl.h>
@@ -107,6 +109,16 @@ struct web_config_header {
  */
 size_t	 web_config_headers(const struct web_config *wc,
 	    const struct web_config_header **ret);
+
+/*
+ * rate_limit (exporter-toolkit's token bucket: one token per `interval`,
+ * at most `burst`, one per request, shared by every client): true when a
+ * request arriving at `now` (now_usec()) may go on, false: answer 429 Too
+ * Many Requests, before the headers and auth (as exporter-toolkit).
+ * Always true without rate_limit.  Loop thread only (it updates wc's
+ * bucket).
+ */
+bool	 web_config_rate_allow(struct web_config *wc, uint64_t now);
 
 /* True when basic_auth_users is set and not empty: every request needs auth. */
 bool	 web_config_has_users(const struct web_config *wc);

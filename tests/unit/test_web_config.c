@@ -261,8 +261,57 @@ test_file_errors(void **state)
 	    3, "unknown key 'certfile' in 'tls_server_config'");
 	load_err(t, "basic_auth_users: {}\nbasic_auth_users: {}\n", 2, 1,
 	    "duplicate key 'basic_auth_users'");
-	load_err(t, "rate_limit:\n  interval: 1s\n  burst: 2\n", 2, 3,
-	    "'rate_limit' is not supported");
+}
+
+/* rate_limit (web_config_rate_limiter_one_second.yaml and _nonblocking) */
+static void
+test_rate_limit(void **state)
+{
+	struct t *t = *state;
+	uint64_t now = 1000 * USEC_PER_SEC;
+	int i;
+
+	load_ok(t, "");
+	for (i = 0; i < 100; i++)
+		assert_true(web_config_rate_allow(t->wc, now));
+	/* interval 0: no limiter */
+	load_ok(t, "rate_limit:\n  interval: 0s\n  burst: 0\n");
+	for (i = 0; i < 10; i++)
+		assert_true(web_config_rate_allow(t->wc, now));
+	/* negative: rate.Every() is Inf, no limit either */
+	load_ok(t, "rate_limit:\n  interval: -1s\n  burst: 0\n");
+	assert_true(web_config_rate_allow(t->wc, now));
+	load_ok(t, "rate_limit:\n  interval: 1s\n  burst: 2\n");
+	assert_true(web_config_rate_allow(t->wc, now));
+	assert_true(web_config_rate_allow(t->wc, now));
+	assert_false(web_config_rate_allow(t->wc, now));
+	assert_false(web_config_rate_allow(t->wc, now + 900 * USEC_PER_MSEC));
+	assert_true(web_config_rate_allow(t->wc, now + 1000 * USEC_PER_MSEC));
+	assert_false(web_config_rate_allow(t->wc, now + 1001 * USEC_PER_MSEC));
+	/* the bucket holds at most burst tokens */
+	now += 3600 * USEC_PER_SEC;
+	assert_true(web_config_rate_allow(t->wc, now));
+	assert_true(web_config_rate_allow(t->wc, now));
+	assert_false(web_config_rate_allow(t->wc, now));
+	/* burst 0: nothing passes */
+	load_ok(t, "rate_limit:\n  interval: 1ms\n");
+	assert_false(web_config_rate_allow(t->wc, now));
+	/* Go's durations; a plain integer is nanoseconds (yaml.v2) */
+	load_ok(t, "rate_limit:\n  interval: 1m30.5s\n  burst: 1\n");
+	load_ok(t, "rate_limit:\n  interval: 1h2m3s4ms5us6ns\n  burst: 1\n");
+	load_ok(t, "rate_limit:\n  interval: 500000000\n  burst: 1\n");
+	assert_true(web_config_rate_allow(t->wc, now));
+	assert_false(web_config_rate_allow(t->wc, now + 499 * USEC_PER_MSEC));
+	assert_true(web_config_rate_allow(t->wc, now + 500 * USEC_PER_MSEC));
+	load_err(t, "rate_limit:\n  interval: 1d\n", 2, 13,
+	    "'interval': invalid duration '1d'");
+	load_err(t, "rate_limit:\n  interval: s\n", 2, 13, "invalid duration");
+	load_err(t, "rate_limit:\n  interval: '10'\n", 2, 13,
+	    "invalid duration");
+	load_err(t, "rate_limit:\n  burst: -1\n", 2, 10, "'burst'");
+	load_err(t, "rate_limit:\n  every: 1s\n", 2, 3,
+	    "unknown key 'every' in 'rate_limit'");
+	load_err(t, "rate_limit: 1s\n", 1, 13, "expected a mapping");
 }
 
 /* ---- tls_server_config ------------------------------------------------ */
@@ -1163,6 +1212,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_empty, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_errors, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_rate_limit, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_tls_defaults, setup,
 		    teardown),
