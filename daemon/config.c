@@ -427,6 +427,7 @@ enum {
 	TOP_TARGETS,
 	TOP_PROBES,
 	TOP_STATE_DIRECTORY,
+	TOP_WEB_CONFIG_FILE,
 	TOP_NKEYS,
 };
 
@@ -646,6 +647,9 @@ static const struct schema_key top_keys[TOP_NKEYS] = {
 	[TOP_PROBES] = SCHEMA_KEY_CUSTOM("probes", config_defer_probes, false),
 	[TOP_STATE_DIRECTORY] = SCHEMA_KEY("state_directory", SCHEMA_PATH,
 	    struct kcm_config, state_directory),
+	/* loaded and checked by main.c with web_config_load() */
+	[TOP_WEB_CONFIG_FILE] = SCHEMA_KEY("web_config_file", SCHEMA_PATH,
+	    struct kcm_config, web_config_file),
 };
 
 static int
@@ -932,7 +936,74 @@ config_free(struct kcm_config *cfg)
 		config_probes_done(&cfg->probes[i]);
 	free(cfg->probes);
 	free(cfg->state_directory);
+	free(cfg->web_config_file);
 	free(cfg);
+}
+
+int
+config_override_listen(struct kcm_config *cfg, const char *const *addrs,
+    size_t n, struct config_errors *errs)
+{
+	struct config_errors local = { NULL, 0 };
+	struct errlist el = { .path = "command line", .errs = errs };
+	struct ytree_report out = { errlist_add, &el };
+	struct listen_config *list;
+	struct ytree_node node;
+	struct ytree_shown sh;
+	struct schema p;
+	size_t i, j, nl = 0;
+	int r = 0;
+
+	if (errs == NULL)
+		el.errs = &local;
+	if (n == 0)
+		return 0;
+	list = calloc(n, sizeof(*list));
+	if (list == NULL)
+		return -ENOMEM;
+	schema_init(&p, &out, "/");
+	for (i = 0; i < n; i++) {
+		memset(&node, 0, sizeof(node));
+		node.kind = YTREE_SCALAR;
+		node.value = (char *)addrs[i];
+		node.len = strlen(addrs[i]);
+		if (node.len == 0) {
+			ytree_error(&p.rep, NULL, "'--web.listen-address': "
+			    "missing value (expected an address:port)");
+			continue;
+		}
+		if (listen_parse_one(&p, "--web.listen-address", &node,
+		    &list[nl]) < 0)
+			continue;
+		for (j = 0; j < nl; j++)
+			if (list[j].port != 0 && list[j].port == list[nl].port &&
+			    strcmp(list[j].host, list[nl].host) == 0)
+				break;
+		if (j < nl) {
+			ytree_error(&p.rep, NULL, "'--web.listen-address': "
+			    "duplicate address '%s'", ytree_show(&sh, addrs[i]));
+			free(list[nl].host);
+			continue;
+		}
+		nl++;
+	}
+	if (p.oom || el.oom)
+		r = -ENOMEM;
+	else if (p.nerrors > 0)
+		r = -EINVAL;
+	config_errors_free(&local);
+	if (r < 0) {
+		for (i = 0; i < nl; i++)
+			free(list[i].host);
+		free(list);
+		return r;
+	}
+	for (i = 0; i < cfg->nlisten; i++)
+		free(cfg->listen[i].host);
+	free(cfg->listen);
+	cfg->listen = list;
+	cfg->nlisten = nl;
+	return 0;
 }
 
 void

@@ -23,6 +23,7 @@
 #include "msgid.h"
 #include "notify.h"
 #include "state.h"
+#include "web_config.h"
 
 #define EXIT_CONFIG 2
 /* SIGHUPs closer together than this are one reload. */
@@ -34,7 +35,8 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: kibana-connector-monitor [--config FILE] [--check-config]\n"
 	    "                                [--once [--format=prometheus|text]]\n"
-	    "                                [--no-probes] [--version] [--help]\n"
+	    "                                [--no-probes] [--web.config.file FILE]\n"
+	    "                                [--web.listen-address ADDR]... [--version] [--help]\n"
 	    "\n"
 	    "Watches Kibana alerting connectors and serves their health as\n"
 	    "Prometheus metrics.\n"
@@ -54,6 +56,13 @@ usage(FILE *f)
 	    "                      connectors and their errors first)\n"
 	    "      --no-probes     never execute a connector: the configured probes\n"
 	    "                      are left out (with --once or as a daemon)\n"
+	    "      --web.config.file FILE\n"
+	    "                      exporter-toolkit web configuration (TLS, basic\n"
+	    "                      auth) for the metrics endpoint; wins over the\n"
+	    "                      key web_config_file\n"
+	    "      --web.listen-address ADDR\n"
+	    "                      address:port to serve metrics on (repeatable);\n"
+	    "                      replaces the key listen\n"
 	    "  -V, --version       print the version and library versions\n"
 	    "  -h, --help          print this help\n"
 	    "\n"
@@ -113,6 +122,15 @@ struct daemon {
 	const char		*config_path;	/* what SIGHUP re-reads */
 	bool			 config_explicit;
 	struct kcm_config	*cfg;		/* the running configuration */
+	const char		*web_config_flag; /* --web.config.file, or NULL */
+	const char *const	*listen_flags;	/* --web.listen-address values */
+	size_t			 nlisten_flags;
+	/*
+	 * The running web configuration (TLS, headers, basic auth), NULL
+	 * without one: plain HTTP, no auth.  Reloaded with cfg, all or
+	 * nothing; the server takes its own reference.
+	 */
+	struct web_config	*web;
 	bool			 once;
 	bool			 stopping;
 	struct event		*reload;	/* coalesces a burst of SIGHUPs */
@@ -181,6 +199,49 @@ log_rejected(const struct config_errors *errs, const char *path, int r)
 	    r == -ENOMEM ? "out of memory" : "");
 }
 
+/* The web configuration file in effect: the flag wins over the key. */
+static const char *
+web_config_file(const struct daemon *d, const struct kcm_config *cfg)
+{
+	return d->web_config_flag != NULL ? d->web_config_flag :
+	    cfg->web_config_file;
+}
+
+/*
+ * TODO(issue 11, after the HTTP server rewrite is merged): remove.  The
+ * server of this build serves neither TLS nor basic auth, so a web
+ * configuration that asks for them is refused (fail closed) rather than
+ * served as plain, open HTTP.
+ */
+static bool
+web_config_unservable(const struct web_config *web)
+{
+	return web != NULL && (web_config_ssl_ctx(web) != NULL ||
+	    web_config_has_users(web));
+}
+
+/*
+ * What the command line overrides in a freshly loaded configuration
+ * (--web.listen-address), then the web configuration it names (NULL in
+ * *ret when none).  0, or a negative errno with the problems in errs.
+ */
+static int
+load_overrides_and_web(const struct daemon *d, struct kcm_config *cfg,
+    struct web_config **ret, struct config_errors *errs)
+{
+	const char *path;
+	int r;
+
+	*ret = NULL;
+	r = config_override_listen(cfg, d->listen_flags, d->nlisten_flags, errs);
+	if (r < 0)
+		return r;
+	path = web_config_file(d, cfg);
+	if (path == NULL)
+		return 0;
+	return web_config_load(path, ret, errs);
+}
+
 /*
  * The reload: RELOADING=1, load the configuration and its secret files
  * all-or-nothing, build the new checks and carry the running ones (the
@@ -192,6 +253,7 @@ reload_fired(evutil_socket_t fd, short what, void *arg)
 	struct daemon *d = arg;
 	struct config_errors errs = { 0 };
 	struct kcm_config *cfg = NULL, *old = d->cfg;
+	struct web_config *web = NULL;
 	char status[256];
 	int r;
 
@@ -207,6 +269,21 @@ reload_fired(evutil_socket_t fd, short what, void *arg)
 		r = config_default(&cfg);
 	else
 		r = config_load(d->config_path, &cfg, &errs);
+	/* the web configuration and its certificate and key files too */
+	if (r == 0 && (r = load_overrides_and_web(d, cfg, &web, &errs)) < 0) {
+		config_free(cfg);
+		cfg = NULL;
+	}
+	if (r == 0 && web_config_unservable(web)) {
+		log_struct(LOG_ERR, MSGID_CONFIG_REJECTED, NULL, 0,
+		    "%s: TLS and basic auth are not wired into the HTTP server of this build yet",
+		    web_config_path(web));
+		web_config_unref(web);
+		web = NULL;
+		config_free(cfg);
+		cfg = NULL;
+		r = -EOPNOTSUPP;
+	}
 	if (r < 0) {
 		log_rejected(&errs, d->config_path, r);
 		monitor_reload_rejected(d->monitor);
@@ -217,9 +294,18 @@ reload_fired(evutil_socket_t fd, short what, void *arg)
 		if (r < 0) {
 			log_rejected(&errs, d->config_path, r);
 			config_free(cfg);
+			web_config_unref(web);
 		} else {
 			d->cfg = cfg;
 			config_free(old);
+			/*
+			 * TODO(issue 11, after the HTTP server rewrite is
+			 * merged): http_server_set_web_config(server, web);
+			 * new connections use it, open ones keep their own
+			 * reference to the old one until they close.
+			 */
+			web_config_unref(d->web);
+			d->web = web;
 			log_set_level(cfg->log_level);
 			log_set_target(cfg->log_target);
 			log_struct(LOG_INFO, MSGID_CONFIG_LOADED,
@@ -291,31 +377,43 @@ signals_catch_early_hup(void)
 	sigaction(SIGHUP, &sa, NULL);
 }
 
-/* Loads the configuration; returns 0, or an exit code. */
+/*
+ * Loads the configuration, applies the command line's overrides and loads
+ * the web configuration (*ret_web NULL when there is none); returns 0, or
+ * an exit code after printing every error.
+ */
 static int
-load_config(const char *path, bool explicit_path, struct kcm_config **ret,
-    bool *builtin)
+load_config(const struct daemon *d, const char *path, bool explicit_path,
+    struct kcm_config **ret, struct web_config **ret_web, bool *builtin)
 {
 	struct config_errors errs = { 0 };
+	struct kcm_config *cfg = NULL;
 	int r;
 
 	*builtin = false;
 	if (!explicit_path && access(path, F_OK) < 0 && errno == ENOENT) {
 		*builtin = true;
-		r = config_default(ret);
+		r = config_default(&cfg);
 		if (r < 0) {
 			fprintf(stderr, "kibana-connector-monitor: out of memory\n");
 			return 1;
 		}
-		return 0;
+	} else {
+		r = config_load(path, &cfg, &errs);
 	}
-	r = config_load(path, ret, &errs);
+	if (r == 0 && (r = load_overrides_and_web(d, cfg, ret_web, &errs)) < 0) {
+		config_free(cfg);
+		cfg = NULL;
+	}
 	if (r < 0) {
 		config_errors_print(&errs, stderr);
+		if (r == -ENOMEM)
+			fprintf(stderr, "kibana-connector-monitor: out of memory\n");
 		config_errors_free(&errs);
 		return EXIT_CONFIG;
 	}
 	config_errors_free(&errs);
+	*ret = cfg;
 	return 0;
 }
 
@@ -328,6 +426,8 @@ main(int argc, char *argv[])
 		{ "once", no_argument, NULL, 'o' },
 		{ "no-probes", no_argument, NULL, 'P' },
 		{ "format", required_argument, NULL, 'F' },
+		{ "web.config.file", required_argument, NULL, 'W' },
+		{ "web.listen-address", required_argument, NULL, 'L' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -337,6 +437,9 @@ main(int argc, char *argv[])
 	bool no_probes = false, text = false;
 	const char *format = NULL;
 	struct kcm_config *cfg = NULL;
+	struct web_config *web = NULL;
+	const char **listen_flags = NULL;
+	size_t nlisten_flags = 0;
 	struct event_base *base = NULL;
 	struct event *sig_term = NULL, *sig_int = NULL, *sig_hup = NULL;
 	struct http_server *server = NULL;
@@ -351,6 +454,12 @@ main(int argc, char *argv[])
 	/* A SIGHUP before the daemon is ready waits for it (see above). */
 	signals_catch_early_hup();
 	memset(&d, 0, sizeof(d));
+	/* at most one --web.listen-address per argument */
+	listen_flags = calloc((size_t)argc + 1, sizeof(*listen_flags));
+	if (listen_flags == NULL) {
+		fprintf(stderr, "kibana-connector-monitor: out of memory\n");
+		return 1;
+	}
 
 	while ((c = getopt_long(argc, argv, "c:tVh", opts, NULL)) != -1) {
 		switch (c) {
@@ -370,13 +479,27 @@ main(int argc, char *argv[])
 		case 'F':
 			format = optarg;
 			break;
+		case 'W':
+			if (*optarg == '\0') {
+				fprintf(stderr, "kibana-connector-monitor: --web.config.file: missing file name\n");
+				free(listen_flags);
+				return EXIT_CONFIG;
+			}
+			d.web_config_flag = optarg;
+			break;
+		case 'L':
+			listen_flags[nlisten_flags++] = optarg;
+			break;
 		case 'V':
+			free(listen_flags);
 			print_version();
 			return 0;
 		case 'h':
+			free(listen_flags);
 			usage(stdout);
 			return 0;
 		default:
+			free(listen_flags);
 			usage(stderr);
 			return EXIT_CONFIG;
 		}
@@ -384,9 +507,12 @@ main(int argc, char *argv[])
 	if (optind < argc) {
 		fprintf(stderr, "kibana-connector-monitor: unexpected argument '%s'\n",
 		    argv[optind]);
+		free(listen_flags);
 		usage(stderr);
 		return EXIT_CONFIG;
 	}
+	d.listen_flags = listen_flags;
+	d.nlisten_flags = nlisten_flags;
 
 	if (format != NULL) {
 		if (!once) {
@@ -405,15 +531,23 @@ main(int argc, char *argv[])
 	}
 
 	log_init("kibana-connector-monitor");
-	if ((r = load_config(path, explicit_path, &cfg, &builtin)) != 0)
+	if ((r = load_config(&d, path, explicit_path, &cfg, &web, &builtin)) != 0) {
+		free(listen_flags);
 		return r;
+	}
 	if (check) {
 		if (builtin)
 			printf("no configuration file at %s: built-in defaults\n", path);
+		if (web != NULL)
+			printf("web configuration %s OK: %s\n", web_config_path(web),
+			    web_config_ssl_ctx(web) != NULL ? "TLS" : "plain HTTP");
 		printf("configuration OK\n");
+		web_config_unref(web);
 		config_free(cfg);
+		free(listen_flags);
 		return 0;
 	}
+	d.web = web;
 	log_set_level(cfg->log_level);
 	log_set_target(cfg->log_target);
 	d.config_path = path;
@@ -474,6 +608,18 @@ main(int argc, char *argv[])
 		};
 
 		server = http_server_new(base, &handlers);
+		/*
+		 * TODO(issue 11, after the HTTP server rewrite is merged):
+		 * http_server_set_web_config(server, d.web) (TLS, extra
+		 * headers, basic auth through web_auth.h).  Until then a web
+		 * configuration is validated and reloaded but not served:
+		 * refuse to serve plain HTTP when one asks for TLS or auth.
+		 */
+		if (web_config_unservable(d.web)) {
+			log_error("%s: TLS and basic auth are not wired into the HTTP server of this build yet; refusing to serve /metrics without them",
+			    web_config_path(d.web));
+			goto out_kcm;
+		}
 		if (server == NULL ||
 		    http_server_listen(server, cfg->listen, cfg->nlisten) < 0)
 			goto out_kcm;
@@ -551,6 +697,8 @@ out_kcm:
 out_curl:
 	curl_global_cleanup();
 out:
+	web_config_unref(d.web);
+	free(listen_flags);
 	config_free(d.cfg != NULL ? d.cfg : cfg);
 	/* Flush the journal queue, but never wait long for journald. */
 	log_fini(500 * UINT64_C(1000));

@@ -49,6 +49,14 @@ int	 config_load_buffer(const char *name, const void *buf, size_t len,
 /* The built-in defaults (one target "default" at http://localhost:5601). */
 int	 config_default(struct kcm_config **ret);
 
+/*
+ * --web.listen-address: replaces cfg's `listen` list by addrs[0..n)
+ * (each address:port or [v6]:port, as `listen`).  n == 0 changes nothing.
+ * Errors name "command line" as their file (no line:column).
+ */
+int	 config_override_listen(struct kcm_config *cfg,
+	    const char *const *addrs, size_t n, struct config_errors *errs);
+
 void	 config_free(struct kcm_config *cfg);	/* NULL-safe; wipes secrets */
 void	 config_errors_free(struct config_errors *errs);
 /* Writes each error as "FILE:LINE:COLUMN: message\n" ("FILE: message\n"

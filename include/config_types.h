@@ -131,6 +131,9 @@ struct kcm_config {
 	struct probe_config *probes;
 	size_t		 nprobes;
 	char		*state_directory; /* NULL: $STATE_DIRECTORY (state.h) */
+	/* exporter-toolkit web configuration (web_config.h), resolved; NULL:
+	 * none (--web.config.file wins over it) */
+	char		*web_config_file;
 };
 
 #endif /* KCM_CONFIG_TYPES_H */
