@@ -417,8 +417,25 @@ load_config(const struct daemon *d, const char *path, bool explicit_path,
 	return 0;
 }
 
-int
-main(int argc, char *argv[])
+/* The command line, parsed. */
+struct cmdline {
+	const char	*path;		/* --config, or the default */
+	bool		 explicit_path;
+	bool		 check;		/* --check-config */
+	bool		 once;
+	bool		 no_probes;
+	bool		 text;		/* --format=text */
+	const char	*web_config;	/* --web.config.file, or NULL */
+	const char	**listen;	/* --web.listen-address values */
+	size_t		 nlisten;
+};
+
+/*
+ * Parses argv into *cl.  Returns -1 to go on, or the exit status (after
+ * --help, --version or a usage error); cl->listen is freed then.
+ */
+static int
+parse_cmdline(int argc, char *argv[], struct cmdline *cl)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -432,14 +449,94 @@ main(int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *path = CONFIG_DEFAULT_PATH;
-	bool explicit_path = false, check = false, once = false, builtin;
-	bool no_probes = false, text = false;
 	const char *format = NULL;
+	int c, r = -1;
+
+	memset(cl, 0, sizeof(*cl));
+	cl->path = CONFIG_DEFAULT_PATH;
+	/* at most one --web.listen-address per argument */
+	cl->listen = calloc((size_t)argc + 1, sizeof(*cl->listen));
+	if (cl->listen == NULL) {
+		fprintf(stderr, "kibana-connector-monitor: out of memory\n");
+		return 1;
+	}
+	while (r < 0 && (c = getopt_long(argc, argv, "c:tVh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			cl->path = optarg;
+			cl->explicit_path = true;
+			break;
+		case 't':
+			cl->check = true;
+			break;
+		case 'o':
+			cl->once = true;
+			break;
+		case 'P':
+			cl->no_probes = true;
+			break;
+		case 'F':
+			format = optarg;
+			break;
+		case 'W':
+			if (*optarg == '\0') {
+				fprintf(stderr, "kibana-connector-monitor: --web.config.file: missing file name\n");
+				r = EXIT_CONFIG;
+			}
+			cl->web_config = optarg;
+			break;
+		case 'L':
+			cl->listen[cl->nlisten++] = optarg;
+			break;
+		case 'V':
+			print_version();
+			r = 0;
+			break;
+		case 'h':
+			usage(stdout);
+			r = 0;
+			break;
+		default:
+			usage(stderr);
+			r = EXIT_CONFIG;
+			break;
+		}
+	}
+	if (r < 0 && optind < argc) {
+		fprintf(stderr, "kibana-connector-monitor: unexpected argument '%s'\n",
+		    argv[optind]);
+		usage(stderr);
+		r = EXIT_CONFIG;
+	}
+	if (r < 0 && format != NULL) {
+		if (!cl->once) {
+			fprintf(stderr, "kibana-connector-monitor: --format needs --once\n");
+			usage(stderr);
+			r = EXIT_CONFIG;
+		} else if (strcmp(format, "text") == 0)
+			cl->text = true;
+		else if (strcmp(format, "prometheus") != 0) {
+			fprintf(stderr, "kibana-connector-monitor: unknown --format '%s' "
+			    "(prometheus or text)\n", format);
+			usage(stderr);
+			r = EXIT_CONFIG;
+		}
+	}
+	if (r >= 0) {
+		free(cl->listen);
+		cl->listen = NULL;
+	}
+	return r;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct cmdline cl;
+	const char *path;
+	bool explicit_path, check, once, builtin, no_probes, text;
 	struct kcm_config *cfg = NULL;
 	struct web_config *web = NULL;
-	const char **listen_flags = NULL;
-	size_t nlisten_flags = 0;
 	struct event_base *base = NULL;
 	struct event *sig_term = NULL, *sig_int = NULL, *sig_hup = NULL;
 	struct http_server *server = NULL;
@@ -449,90 +546,26 @@ main(int argc, char *argv[])
 	uint64_t wd_usec = 0;
 	struct strbuf out;
 	size_t i;
-	int c, r, ret = 1;
+	int r, ret = 1;
 
 	/* A SIGHUP before the daemon is ready waits for it (see above). */
 	signals_catch_early_hup();
 	memset(&d, 0, sizeof(d));
-	/* at most one --web.listen-address per argument */
-	listen_flags = calloc((size_t)argc + 1, sizeof(*listen_flags));
-	if (listen_flags == NULL) {
-		fprintf(stderr, "kibana-connector-monitor: out of memory\n");
-		return 1;
-	}
-
-	while ((c = getopt_long(argc, argv, "c:tVh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			path = optarg;
-			explicit_path = true;
-			break;
-		case 't':
-			check = true;
-			break;
-		case 'o':
-			once = true;
-			break;
-		case 'P':
-			no_probes = true;
-			break;
-		case 'F':
-			format = optarg;
-			break;
-		case 'W':
-			if (*optarg == '\0') {
-				fprintf(stderr, "kibana-connector-monitor: --web.config.file: missing file name\n");
-				free(listen_flags);
-				return EXIT_CONFIG;
-			}
-			d.web_config_flag = optarg;
-			break;
-		case 'L':
-			listen_flags[nlisten_flags++] = optarg;
-			break;
-		case 'V':
-			free(listen_flags);
-			print_version();
-			return 0;
-		case 'h':
-			free(listen_flags);
-			usage(stdout);
-			return 0;
-		default:
-			free(listen_flags);
-			usage(stderr);
-			return EXIT_CONFIG;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "kibana-connector-monitor: unexpected argument '%s'\n",
-		    argv[optind]);
-		free(listen_flags);
-		usage(stderr);
-		return EXIT_CONFIG;
-	}
-	d.listen_flags = listen_flags;
-	d.nlisten_flags = nlisten_flags;
-
-	if (format != NULL) {
-		if (!once) {
-			fprintf(stderr, "kibana-connector-monitor: --format needs --once\n");
-			usage(stderr);
-			return EXIT_CONFIG;
-		}
-		if (strcmp(format, "text") == 0)
-			text = true;
-		else if (strcmp(format, "prometheus") != 0) {
-			fprintf(stderr, "kibana-connector-monitor: unknown --format '%s' "
-			    "(prometheus or text)\n", format);
-			usage(stderr);
-			return EXIT_CONFIG;
-		}
-	}
+	if ((r = parse_cmdline(argc, argv, &cl)) >= 0)
+		return r;
+	path = cl.path;
+	explicit_path = cl.explicit_path;
+	check = cl.check;
+	once = cl.once;
+	no_probes = cl.no_probes;
+	text = cl.text;
+	d.web_config_flag = cl.web_config;
+	d.listen_flags = cl.listen;
+	d.nlisten_flags = cl.nlisten;
 
 	log_init("kibana-connector-monitor");
 	if ((r = load_config(&d, path, explicit_path, &cfg, &web, &builtin)) != 0) {
-		free(listen_flags);
+		free(cl.listen);
 		return r;
 	}
 	if (check) {
@@ -544,7 +577,7 @@ main(int argc, char *argv[])
 		printf("configuration OK\n");
 		web_config_unref(web);
 		config_free(cfg);
-		free(listen_flags);
+		free(cl.listen);
 		return 0;
 	}
 	d.web = web;
@@ -698,7 +731,7 @@ out_curl:
 	curl_global_cleanup();
 out:
 	web_config_unref(d.web);
-	free(listen_flags);
+	free(cl.listen);
 	config_free(d.cfg != NULL ? d.cfg : cfg);
 	/* Flush the journal queue, but never wait long for journald. */
 	log_fini(500 * UINT64_C(1000));
