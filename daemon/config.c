@@ -427,6 +427,7 @@ enum {
 	TOP_TARGETS,
 	TOP_PROBES,
 	TOP_STATE_DIRECTORY,
+	TOP_MAX_CONNECTIONS,
 	TOP_NKEYS,
 };
 
@@ -646,6 +647,10 @@ static const struct schema_key top_keys[TOP_NKEYS] = {
 	[TOP_PROBES] = SCHEMA_KEY_CUSTOM("probes", config_defer_probes, false),
 	[TOP_STATE_DIRECTORY] = SCHEMA_KEY("state_directory", SCHEMA_PATH,
 	    struct kcm_config, state_directory),
+	/* concurrent scrape connections; more are accepted and closed */
+	[TOP_MAX_CONNECTIONS] = SCHEMA_KEY_RANGE("max_connections", SCHEMA_UINT,
+	    struct kcm_config, max_connections, 1,
+	    CONFIG_MAX_CONNECTIONS_MAX),
 };
 
 static int
@@ -657,6 +662,7 @@ config_new(struct kcm_config **ret)
 	if (cfg == NULL)
 		return -ENOMEM;
 	cfg->log_level = LOG_INFO;
+	cfg->max_connections = CONFIG_DEFAULT_MAX_CONNECTIONS;
 	*ret = cfg;
 	return 0;
 }
