@@ -113,6 +113,7 @@ struct http_server {
 	unsigned		 backoff_msec;	/* 0: no episode */
 	unsigned long		 accept_failed;
 	uint64_t		 episode_start;
+	uint64_t		 last_fail;	/* monotonic usec */
 	/* Date: cache */
 	time_t			 date_at;
 	char			 date[64];
@@ -603,8 +604,14 @@ on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	(void)lev;
 	(void)sa;
 	(void)socklen;
-	if (s->backoff_msec != 0) {
-		log_info("accepting connections again after %.1f s; %lu accept attempt(s) failed meanwhile",
+	/*
+	 * The episode ends with an accept a whole back-off maximum after the
+	 * last failure: descriptors hovering at the limit (one freed, one
+	 * taken) stay one episode, not a pair of lines each time.
+	 */
+	if (s->backoff_msec != 0 && now_usec() - s->last_fail >=
+	    ACCEPT_BACKOFF_MAX_MSEC * USEC_PER_MSEC) {
+		log_info("accepting connections again (out of descriptors from %.1f s ago); %lu accept attempt(s) failed meanwhile",
 		    (double)(now_usec() - s->episode_start) / (double)USEC_PER_SEC,
 		    s->accept_failed);
 		s->backoff_msec = 0;
@@ -652,9 +659,10 @@ on_accept_error(struct evconnlistener *lev, void *arg)
 	(void)lev;
 	listeners_enable(s, false);
 	s->accept_failed++;
+	s->last_fail = now_usec();
 	if (s->backoff_msec == 0) {
 		s->backoff_msec = ACCEPT_BACKOFF_MIN_MSEC;
-		s->episode_start = now_usec();
+		s->episode_start = s->last_fail;
 		if (err == EMFILE || err == ENFILE)
 			log_warning("out of file descriptors, pausing accept: %s",
 			    strerror(err));
