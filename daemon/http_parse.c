@@ -157,6 +157,8 @@ parse_content_length(const char *v, size_t n, long long *cl)
 {
 	size_t i = 0;
 
+	if (n == 0)
+		return -400;
 	while (i < n) {
 		long long x = 0;
 		size_t d = 0;
