@@ -60,6 +60,8 @@
 /* Accept back-off when out of descriptors: 100 ms doubling to 1 s. */
 #define ACCEPT_BACKOFF_MIN_MSEC		100
 #define ACCEPT_BACKOFF_MAX_MSEC		1000
+/* A cap episode ends after this long without a refused connection. */
+#define CAP_QUIET_MSEC			5000
 /* Bytes read ahead while an answer is written (pipelining): a bound. */
 #define CONN_READ_HIGH_WATER		(HTTP_MAX_HEADER_BYTES + 1024)
 /* Bytes handed to one write(2) while sending a scrape response. */
@@ -105,9 +107,11 @@ struct http_server {
 	unsigned		 nconns;
 	unsigned		 max_conns;	/* effective cap */
 	unsigned		 clipped_to;	/* last cap logged as clipped */
-	/* connection cap episode */
+	/* connection cap episode: ends after CAP_QUIET_MSEC without refusals */
+	struct event		*cap_timer;
 	bool			 at_cap;
-	unsigned long		 cap_refused;
+	unsigned long		 cap_refused, cap_refused_seen;
+	uint64_t		 cap_start;
 	/* accept back-off episode (out of descriptors) */
 	struct event		*backoff;
 	unsigned		 backoff_msec;	/* 0: no episode */
@@ -169,12 +173,6 @@ conn_free(struct conn *c)
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);	/* closes the socket */
 	free(c);
-	if (s->at_cap && s->nconns < s->max_conns) {
-		log_info("connections below the limit of %u again; %lu connection(s) were refused",
-		    s->max_conns, s->cap_refused);
-		s->at_cap = false;
-		s->cap_refused = 0;
-	}
 }
 
 static void
@@ -621,14 +619,44 @@ on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 		/* Over the cap: accept and close at once (no bytes: TLS-safe). */
 		evutil_closesocket(fd);
 		if (!s->at_cap) {
-			log_warning("%u scrape connections open, the limit: refusing new ones until some close",
+			struct timeval tv;
+
+			log_warning("%u scrape connections open, the limit (max_connections): refusing new ones until some close",
 			    s->max_conns);
 			s->at_cap = true;
+			s->cap_start = now_usec();
+			usec_to_timeval(CAP_QUIET_MSEC * USEC_PER_MSEC, &tv);
+			evtimer_add(s->cap_timer, &tv);
 		}
 		s->cap_refused++;
 		return;
 	}
 	conn_new(s, fd);
+}
+
+/*
+ * One line per cap episode at each end, however the count hovers at the
+ * limit: the episode ends after CAP_QUIET_MSEC without a refusal.
+ */
+static void
+cap_quiet(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_server *s = arg;
+	struct timeval tv;
+
+	(void)fd;
+	(void)what;
+	if (s->cap_refused != s->cap_refused_seen) {
+		s->cap_refused_seen = s->cap_refused;
+		usec_to_timeval(CAP_QUIET_MSEC * USEC_PER_MSEC, &tv);
+		evtimer_add(s->cap_timer, &tv);
+		return;
+	}
+	log_info("no scrape connection refused for %d s; %lu were refused over %.1f s",
+	    CAP_QUIET_MSEC / 1000, s->cap_refused,
+	    (double)(now_usec() - s->cap_start) / (double)USEC_PER_SEC);
+	s->at_cap = false;
+	s->cap_refused = s->cap_refused_seen = 0;
 }
 
 static void
@@ -704,7 +732,10 @@ http_server_new(struct event_base *base, const struct http_server_handlers *h)
 	s->base = base;
 	s->h = *h;
 	s->max_conns = HTTP_SERVER_MAX_CONNECTIONS_DEFAULT;
-	if ((s->backoff = evtimer_new(base, backoff_fired, s)) == NULL) {
+	if ((s->backoff = evtimer_new(base, backoff_fired, s)) == NULL ||
+	    (s->cap_timer = evtimer_new(base, cap_quiet, s)) == NULL) {
+		if (s->backoff != NULL)
+			event_free(s->backoff);
 		free(s);
 		return NULL;
 	}
@@ -855,10 +886,8 @@ http_server_free(struct http_server *s)
 
 	if (s == NULL)
 		return;
-	while (s->conns != NULL) {
-		s->at_cap = false;
+	while (s->conns != NULL)
 		conn_free(s->conns);
-	}
 	while ((l = s->listeners) != NULL) {
 		s->listeners = l->next;
 		evconnlistener_free(l->lev);
@@ -866,5 +895,7 @@ http_server_free(struct http_server *s)
 	}
 	if (s->backoff != NULL)
 		event_free(s->backoff);
+	if (s->cap_timer != NULL)
+		event_free(s->cap_timer);
 	free(s);
 }
