@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 packages=(gcc cmake make pkg-config python3 openssl curl
 	libcurl4-openssl-dev libevent-dev libjansson-dev libsystemd-dev
-	libyaml-dev libcmocka-dev
+	libyaml-dev libcmocka-dev zlib1g-dev
 	prometheus	# promtool (scrapes, alert rules) and the server for test_dashboard
 	prometheus-alertmanager	# test_alerting: the rules end to end
 	systemd systemd-container dpkg-dev util-linux	# nspawn, .deb, unshare/nsenter
