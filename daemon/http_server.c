@@ -137,16 +137,23 @@ static void conn_read(struct bufferevent *bev, void *arg);
 static void conn_write(struct bufferevent *bev, void *arg);
 static void conn_event(struct bufferevent *bev, short what, void *arg);
 static void conn_next(struct conn *c);
+static void conn_free(struct conn *c);
 
 /* ---- connections ------------------------------------------------------ */
 
-static void
+/* Arms c's one timer; 0, or -1 (out of memory) and c is freed. */
+static int
 conn_deadline(struct conn *c, unsigned msec)
 {
 	struct timeval tv;
 
 	usec_to_timeval((uint64_t)msec * USEC_PER_MSEC, &tv);
-	evtimer_add(c->timer, &tv);
+	if (evtimer_add(c->timer, &tv) < 0) {
+		log_error("out of memory arming a scrape connection's deadline; closing it");
+		conn_free(c);
+		return -1;
+	}
+	return 0;
 }
 
 static void
@@ -192,8 +199,10 @@ conn_timeout(evutil_socket_t fd, short what, void *arg)
  * TLS seam: every connection's bufferevent is made here.  With TLS
  * (the web configuration), this returns bufferevent_openssl_socket_new(
  * s->base, fd, SSL_new(ctx), BUFFEREVENT_SSL_ACCEPTING,
- * BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS) instead; nothing else
- * in this file reads or writes the socket.
+ * BEV_OPT_CLOSE_ON_FREE) instead (bufferevent_free() then frees the SSL
+ * and closes the socket); nothing else in this file reads or writes the
+ * socket, and the header deadline also bounds the TLS handshake.  NULL:
+ * the caller closes fd.
  */
 static struct bufferevent *
 conn_bufferevent(struct http_server *s, evutil_socket_t fd)
@@ -233,7 +242,7 @@ conn_new(struct http_server *s, evutil_socket_t fd)
 		conn_free(c);
 		return;
 	}
-	conn_deadline(c, HTTP_HEADER_TIMEOUT_MSEC);
+	(void)conn_deadline(c, HTTP_HEADER_TIMEOUT_MSEC);
 }
 
 /* ---- answers ----------------------------------------------------------- */
@@ -414,7 +423,9 @@ answer_status(struct conn *c, bool json)
 		conn_error(c, 500);
 		return;
 	}
-	if (csp != NULL && strlen(csp) < sizeof(extra) - 64) {
+	/* one header line: never split by the page's own text */
+	if (csp != NULL && strpbrk(csp, "\r\n") == NULL &&
+	    strlen(csp) < sizeof(extra) - 64) {
 		snprintf(extra, sizeof(extra), "Content-Security-Policy: %s\r\n", csp);
 		a.extra = extra;
 	}
@@ -472,7 +483,8 @@ static void
 dispatch(struct conn *c)
 {
 	c->state = CONN_PENDING;
-	conn_deadline(c, HTTP_WRITE_TIMEOUT_MSEC);
+	if (conn_deadline(c, HTTP_WRITE_TIMEOUT_MSEC) < 0)
+		return;
 	respond(c);
 }
 
@@ -519,7 +531,8 @@ conn_read(struct bufferevent *bev, void *arg)
 	if (c->state == CONN_IDLE) {
 		/* The first byte of the next request: its head's deadline. */
 		c->state = CONN_HEADER;
-		conn_deadline(c, HTTP_HEADER_TIMEOUT_MSEC);
+		if (conn_deadline(c, HTTP_HEADER_TIMEOUT_MSEC) < 0)
+			return;
 	}
 	if (c->state == CONN_HEADER)
 		conn_parse(c);
@@ -537,11 +550,11 @@ conn_next(struct conn *c)
 	memset(&c->req, 0, sizeof(c->req));
 	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
 		c->state = CONN_HEADER;
-		conn_deadline(c, HTTP_HEADER_TIMEOUT_MSEC);
-		conn_parse(c);
+		if (conn_deadline(c, HTTP_HEADER_TIMEOUT_MSEC) == 0)
+			conn_parse(c);
 	} else {
 		c->state = CONN_IDLE;
-		conn_deadline(c, HTTP_IDLE_TIMEOUT_MSEC);
+		(void)conn_deadline(c, HTTP_IDLE_TIMEOUT_MSEC);
 	}
 }
 
