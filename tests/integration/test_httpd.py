@@ -525,6 +525,36 @@ class LimitsTest(KcmTestCase):
         print("\n[accept back-off] load %.1f%% over %.1f s; %s" % (
             load * 100, t1 - t0, resumed[0][-120:]))
 
+    def test_slow_reader_is_cut_off_by_the_write_deadline(self):
+        # The test build's write deadline is 3 s (CMakeLists.txt).
+        fake = self.start_fake(big_data(3000))
+        d = self.start_daemon([self.target(fake, interval="1h")], log_level="debug",
+                              binary=self.short_interval_binary())
+        self.wait_all_up(d)
+        c = Raw(d.host, d.port, rcvbuf=4096)
+        self.addCleanup(c.close)
+        t0 = time.monotonic()
+        # Pipelined: more than the kernel's socket buffers take (loopback
+        # autotunes the send buffer up to tcp_wmem's maximum, 4 MiB), so
+        # one answer has to wait for the reader.
+        c.send(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" * 20)
+        got = 0
+
+        def cut():
+            nonlocal got
+            # a reader of 1 KiB per 50 ms: 1 MiB would take a minute
+            try:
+                got += len(c.s.recv(1024, socket.MSG_DONTWAIT))
+            except BlockingIOError:
+                pass
+            return any("response deadline passed" in l for l in d.log_lines())
+        wait_until(cut, timeout=10, what="the write deadline to close the slow reader")
+        took = time.monotonic() - t0
+        self.assertGreater(took, 2.5)
+        self.assertLess(took, 3 + 3, "cut off after %.1f s" % took)
+        self.assertLess(got, 20 * 1000000)
+        d.scrape()
+
     def test_slow_readers_share_one_rendering(self):
         fake = self.start_fake(big_data(3000))
         cfg = self.write_config([self.target(fake, interval="1h")])
