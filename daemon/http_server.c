@@ -118,6 +118,7 @@ struct http_server {
 	unsigned long		 accept_failed;
 	uint64_t		 episode_start;
 	uint64_t		 last_fail;	/* monotonic usec */
+	bool			 gzip_failed_logged;
 	/* Date: cache */
 	time_t			 date_at;
 	char			 date[64];
@@ -390,10 +391,21 @@ answer_metrics(struct conn *c)
 	    .vary = true };
 
 	if (c->req.gzip && h->metrics_gzip != NULL) {
-		if ((a.body = handler_body(c, h->metrics_gzip)) == NULL)
+		/* Compression failing (memory) is no reason to fail a scrape. */
+		if ((a.body = evbuffer_new()) != NULL &&
+		    h->metrics_gzip(h->arg, a.body) == 0) {
+			a.encoding = "gzip";
+			conn_answer(c, &a);
 			return;
-		a.encoding = "gzip";
-	} else if ((a.body = handler_body(c, h->metrics)) == NULL)
+		}
+		if (a.body != NULL)
+			evbuffer_free(a.body);
+		if (!c->s->gzip_failed_logged) {
+			log_warning("cannot compress the exposition (out of memory?); answering uncompressed");
+			c->s->gzip_failed_logged = true;
+		}
+	}
+	if ((a.body = handler_body(c, h->metrics)) == NULL)
 		return;
 	conn_answer(c, &a);
 }

@@ -3,6 +3,7 @@
  * registry, the rendered exposition, reload and STATUS=.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -405,6 +406,9 @@ body_deflate(struct body *b)
 	size_t cap;
 	int r;
 
+	/* zlib counts in uInt: one call takes at most 4 GiB (never seen). */
+	if (b->len > UINT_MAX / 2)
+		return -E2BIG;
 	memset(&zs, 0, sizeof(zs));
 	if (deflateInit2(&zs, MONITOR_GZIP_LEVEL, Z_DEFLATED, -15, 8,
 	    Z_DEFAULT_STRATEGY) != Z_OK)
@@ -443,6 +447,8 @@ tail_deflate(const char *data, size_t len, struct evbuffer *out)
 	z_stream zs;
 	int r;
 
+	if (len > UINT_MAX / 2)
+		return -E2BIG;
 	memset(&zs, 0, sizeof(zs));
 	/* Small window and memory: the tail is a kilobyte. */
 	if (deflateInit2(&zs, 6, Z_DEFLATED, -12, 5, Z_DEFAULT_STRATEGY) != Z_OK)
@@ -495,8 +501,10 @@ monitor_write_metrics_gzip(void *arg, struct evbuffer *out)
 	process_metrics_render(&sb);
 	if (strbuf_failed(&sb))
 		goto out;
-	if (b != NULL && b->len > 0 && b->z == NULL && body_deflate(b) < 0)
+	if (b != NULL && b->len > 0 && b->z == NULL &&
+	    (r = body_deflate(b)) < 0)
 		goto out;
+	r = -ENOMEM;
 	if (evbuffer_add(out, header, sizeof(header)) < 0)
 		goto out;
 	crc = crc32(0L, Z_NULL, 0);
