@@ -651,7 +651,8 @@ on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 			s->at_cap = true;
 			s->cap_start = now_usec();
 			usec_to_timeval(CAP_QUIET_MSEC * USEC_PER_MSEC, &tv);
-			evtimer_add(s->cap_timer, &tv);
+			if (evtimer_add(s->cap_timer, &tv) < 0)
+				s->at_cap = false;	/* no end line then */
 		}
 		s->cap_refused++;
 		return;
@@ -674,8 +675,8 @@ cap_quiet(evutil_socket_t fd, short what, void *arg)
 	if (s->cap_refused != s->cap_refused_seen) {
 		s->cap_refused_seen = s->cap_refused;
 		usec_to_timeval(CAP_QUIET_MSEC * USEC_PER_MSEC, &tv);
-		evtimer_add(s->cap_timer, &tv);
-		return;
+		if (evtimer_add(s->cap_timer, &tv) == 0)
+			return;
 	}
 	log_info("no scrape connection refused for %d s; %lu were refused over %.1f s",
 	    CAP_QUIET_MSEC / 1000, s->cap_refused,
@@ -725,7 +726,8 @@ on_accept_error(struct evconnlistener *lev, void *arg)
 	} else if ((s->backoff_msec *= 2) > ACCEPT_BACKOFF_MAX_MSEC)
 		s->backoff_msec = ACCEPT_BACKOFF_MAX_MSEC;
 	usec_to_timeval((uint64_t)s->backoff_msec * USEC_PER_MSEC, &tv);
-	evtimer_add(s->backoff, &tv);
+	if (evtimer_add(s->backoff, &tv) < 0)
+		listeners_enable(s, true);	/* never stay deaf */
 }
 
 static int
