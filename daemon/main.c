@@ -104,9 +104,10 @@ libevent_log(int severity, const char *msg)
 
 /*
  * The soft descriptor limit up to the hard one: systemd's default soft
- * limit is 1,024 (the unit sets LimitNOFILE=, which sets both).  Under the
- * unit's SystemCallFilter setrlimit() fails with EPERM: the unit's value
- * stands then.
+ * limit is 1,024 (the shipped unit sets LimitNOFILE=, which sets both, so
+ * there is nothing to raise under it).  glibc's setrlimit() is the
+ * prlimit64 system call, which the unit's filter allows (~@resources
+ * denies only the old setrlimit); if it fails anyway, the limit stands.
  */
 static void
 raise_nofile(void)
