@@ -428,6 +428,7 @@ enum {
 	TOP_PROBES,
 	TOP_STATE_DIRECTORY,
 	TOP_WEB_CONFIG_FILE,
+	TOP_MAX_CONNECTIONS,
 	TOP_NKEYS,
 };
 
@@ -650,6 +651,10 @@ static const struct schema_key top_keys[TOP_NKEYS] = {
 	/* loaded and checked by main.c with web_config_load() */
 	[TOP_WEB_CONFIG_FILE] = SCHEMA_KEY("web_config_file", SCHEMA_PATH,
 	    struct kcm_config, web_config_file),
+	/* concurrent scrape connections; more are accepted and closed */
+	[TOP_MAX_CONNECTIONS] = SCHEMA_KEY_RANGE("max_connections", SCHEMA_UINT,
+	    struct kcm_config, max_connections, 1,
+	    CONFIG_MAX_CONNECTIONS_MAX),
 };
 
 static int
@@ -661,6 +666,7 @@ config_new(struct kcm_config **ret)
 	if (cfg == NULL)
 		return -ENOMEM;
 	cfg->log_level = LOG_INFO;
+	cfg->max_connections = CONFIG_DEFAULT_MAX_CONNECTIONS;
 	*ret = cfg;
 	return 0;
 }

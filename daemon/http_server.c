@@ -1,32 +1,127 @@
 /*
- * http_server.c: the scrape endpoint on libevent's evhttp.
+ * http_server.c: the scrape endpoint, a small HTTP/1.1 server on
+ * evconnlistener + bufferevent.
+ *
+ * libevent's evhttp has no connection cap and no deadline for a whole
+ * request head (its timeouts are per-read inactivity, so a client sending
+ * a byte a second lives forever), and answers HEAD wrongly; this server
+ * does only what a metrics endpoint needs, with limits everywhere:
+ *
+ *   accept --> HEADER --(head parsed)--> PENDING --> WRITING --+--> close
+ *                ^                                             |
+ *                +------ IDLE <--(keep-alive, nothing buffered)+
+ *                        (pipelined bytes buffered: HEADER at once)
+ *
+ * One timer per connection holds the deadline of its state: the head must
+ * be complete within HTTP_HEADER_TIMEOUT_MSEC (from accept, or from the
+ * first byte of a following request), an answer written within
+ * HTTP_WRITE_TIMEOUT_MSEC, and a kept-alive connection may sit idle for
+ * HTTP_IDLE_TIMEOUT_MSEC.  Requests are answered one at a time in order.
  */
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <systemd/sd-daemon.h>
 
 #include "config_types.h"
 #include "expo.h"
+#include "http_parse.h"
 #include "http_server.h"
 #include "log.h"
+#include "util.h"
 
+/*
+ * Deadlines.  Fixed: a scrape is one small request; the test-only build
+ * shortens them with -D (CMakeLists.txt) to watch them fire.
+ */
+#ifndef HTTP_HEADER_TIMEOUT_MSEC
+#define HTTP_HEADER_TIMEOUT_MSEC	(10 * 1000)
+#endif
+#ifndef HTTP_IDLE_TIMEOUT_MSEC
+#define HTTP_IDLE_TIMEOUT_MSEC		(30 * 1000)
+#endif
+#ifndef HTTP_WRITE_TIMEOUT_MSEC
+#define HTTP_WRITE_TIMEOUT_MSEC		(60 * 1000)
+#endif
+/* Accept back-off when out of descriptors: 100 ms doubling to 1 s. */
+#define ACCEPT_BACKOFF_MIN_MSEC		100
+#define ACCEPT_BACKOFF_MAX_MSEC		1000
+/* A cap episode ends after this long without a refused connection. */
+#define CAP_QUIET_MSEC			5000
+/* Bytes read ahead while an answer is written (pipelining): a bound. */
+#define CONN_READ_HIGH_WATER		(HTTP_MAX_HEADER_BYTES + 1024)
 /* Bytes handed to one write(2) while sending a scrape response. */
-#define SCRAPE_MAX_SINGLE_WRITE (1024 * 1024)
+#define SCRAPE_MAX_SINGLE_WRITE		(1024 * 1024)
+
+#define TEXT_PLAIN	"text/plain; charset=utf-8"
+
+enum conn_state {
+	CONN_HEADER,	/* reading a request head */
+	CONN_PENDING,	/* head parsed, answer not queued yet (async seam) */
+	CONN_WRITING,	/* answer queued, waiting for it to drain */
+	CONN_IDLE,	/* kept alive, no byte of the next request yet */
+};
+
+struct conn;
+/* A pending request's cancel hook: the connection is going away. */
+typedef void (*conn_cancel_fn)(struct conn *c, void *arg);
+
+struct conn {
+	struct http_server	*s;
+	struct conn		*prev, *next;	/* s->conns */
+	struct bufferevent	*bev;
+	struct event		*timer;		/* the current state's deadline */
+	enum conn_state		 state;
+	bool			 close_after;	/* after this answer */
+	bool			 eof;		/* the client shut its side */
+	struct http_request	 req;
+	/* Set while an asynchronous step (an auth check) holds the request. */
+	conn_cancel_fn		 cancel;
+	void			*cancel_arg;
+};
+
+struct listener {
+	struct evconnlistener	*lev;
+	struct listener		*next;
+};
 
 struct http_server {
-	struct evhttp	*http;
+	struct event_base	*base;
 	struct http_server_handlers h;
+	struct listener		*listeners;
+	struct conn		*conns;
+	unsigned		 nconns;
+	unsigned		 max_conns;	/* effective cap */
+	unsigned		 clipped_to;	/* last cap logged as clipped */
+	/* connection cap episode: ends after CAP_QUIET_MSEC without refusals */
+	struct event		*cap_timer;
+	bool			 at_cap;
+	unsigned long		 cap_refused, cap_refused_seen;
+	uint64_t		 cap_start;
+	/* accept back-off episode (out of descriptors) */
+	struct event		*backoff;
+	unsigned		 backoff_msec;	/* 0: no episode */
+	unsigned long		 accept_failed;
+	uint64_t		 episode_start;
+	uint64_t		 last_fail;	/* monotonic usec */
+	bool			 gzip_failed_logged;
+	/* Date: cache */
+	time_t			 date_at;
+	char			 date[64];
 };
 
 static const char landing_page[] =
@@ -39,108 +134,622 @@ static const char landing_page[] =
     "<p>Version " KCM_VERSION "</p>\n"
     "</body></html>\n";
 
-static void
-reply(struct evhttp_request *req, int code, const char *reason,
-    const char *ctype, const char *body)
-{
-	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-	struct evbuffer *out;
+static void conn_read(struct bufferevent *bev, void *arg);
+static void conn_write(struct bufferevent *bev, void *arg);
+static void conn_event(struct bufferevent *bev, short what, void *arg);
+static void conn_next(struct conn *c);
+static void conn_free(struct conn *c);
 
-	if (ctype != NULL)
-		evhttp_add_header(h, "Content-Type", ctype);
-	out = evbuffer_new();
-	if (out == NULL) {
-		evhttp_send_error(req, 500, NULL);
-		return;
+/* ---- connections ------------------------------------------------------ */
+
+/* Arms c's one timer; 0, or -1 (out of memory) and c is freed. */
+static int
+conn_deadline(struct conn *c, unsigned msec)
+{
+	struct timeval tv;
+
+	usec_to_timeval((uint64_t)msec * USEC_PER_MSEC, &tv);
+	if (evtimer_add(c->timer, &tv) < 0) {
+		log_error("out of memory arming a scrape connection's deadline; closing it");
+		conn_free(c);
+		return -1;
 	}
-	if (body != NULL)
-		evbuffer_add(out, body, strlen(body));
-	evhttp_send_reply(req, code, reason, out);
-	evbuffer_free(out);
+	return 0;
 }
 
 static void
-handle(struct evhttp_request *req, void *arg)
+conn_free(struct conn *c)
 {
-	struct http_server *s = arg;
-	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-	const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
-	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-	struct bufferevent *bev;
-	struct evbuffer *out;
+	struct http_server *s = c->s;
 
-	if (path == NULL || *path == '\0')
-		path = "/";
-	if (strcmp(path, "/metrics") != 0 && strcmp(path, "/") != 0 &&
-	    strcmp(path, "/healthz") != 0 && strcmp(path, "/status.json") != 0) {
-		reply(req, 404, "Not Found", "text/plain; charset=utf-8",
-		    "404 page not found\n");
+	/* A request held by an asynchronous step is cancelled first. */
+	if (c->cancel != NULL) {
+		conn_cancel_fn fn = c->cancel;
+
+		c->cancel = NULL;
+		fn(c, c->cancel_arg);
+	}
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	s->nconns--;
+	if (c->timer != NULL)
+		event_free(c->timer);
+	if (c->bev != NULL)
+		bufferevent_free(c->bev);	/* closes the socket */
+	free(c);
+}
+
+static void
+conn_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	log_debug("closing a scrape connection: %s deadline passed",
+	    c->state == CONN_HEADER ? "request header" :
+	    c->state == CONN_IDLE ? "keep-alive idle" : "response");
+	conn_free(c);
+}
+
+/*
+ * TLS seam: every connection's bufferevent is made here.  With TLS
+ * (the web configuration), this returns bufferevent_openssl_socket_new(
+ * s->base, fd, SSL_new(ctx), BUFFEREVENT_SSL_ACCEPTING,
+ * BEV_OPT_CLOSE_ON_FREE) instead (bufferevent_free() then frees the SSL
+ * and closes the socket); nothing else in this file reads or writes the
+ * socket, and the header deadline also bounds the TLS handshake.  NULL:
+ * the caller closes fd.
+ */
+static struct bufferevent *
+conn_bufferevent(struct http_server *s, evutil_socket_t fd)
+{
+	return bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
+}
+
+static void
+conn_new(struct http_server *s, evutil_socket_t fd)
+{
+	struct conn *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		evutil_closesocket(fd);
 		return;
 	}
-	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
-		evhttp_add_header(h, "Allow", "GET, HEAD");
-		reply(req, 405, "Method Not Allowed", "text/plain; charset=utf-8",
+	c->s = s;
+	if ((c->bev = conn_bufferevent(s, fd)) == NULL) {
+		evutil_closesocket(fd);
+		free(c);
+		return;
+	}
+	c->next = s->conns;
+	if (s->conns != NULL)
+		s->conns->prev = c;
+	s->conns = c;
+	s->nconns++;
+	if ((c->timer = evtimer_new(s->base, conn_timeout, c)) == NULL) {
+		conn_free(c);
+		return;
+	}
+	c->state = CONN_HEADER;
+	bufferevent_setcb(c->bev, conn_read, conn_write, conn_event, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, CONN_READ_HIGH_WATER);
+	bufferevent_set_max_single_write(c->bev, SCRAPE_MAX_SINGLE_WRITE);
+	if (bufferevent_enable(c->bev, EV_READ | EV_WRITE) < 0) {
+		conn_free(c);
+		return;
+	}
+	(void)conn_deadline(c, HTTP_HEADER_TIMEOUT_MSEC);
+}
+
+/* ---- answers ----------------------------------------------------------- */
+
+static const char *
+reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 414: return "URI Too Long";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 503: return "Service Unavailable";
+	case 505: return "HTTP Version Not Supported";
+	default:  return "Unknown";
+	}
+}
+
+static const char *
+http_date(struct http_server *s)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (now != s->date_at || s->date[0] == '\0') {
+		s->date_at = now;
+		if (gmtime_r(&now, &tm) == NULL ||
+		    strftime(s->date, sizeof(s->date),
+		    "%a, %d %b %Y %H:%M:%S GMT", &tm) == 0)
+			s->date[0] = '\0';
+	}
+	return s->date;
+}
+
+struct answer {
+	int		 status;
+	const char	*ctype;
+	const char	*extra;		/* more header lines, each ending CRLF */
+	struct evbuffer	*body;		/* NULL: empty; moved into the output */
+	const char	*encoding;	/* Content-Encoding, or NULL */
+	bool		 vary;		/* Vary: Accept-Encoding */
+};
+
+/*
+ * Queues the answer to c's current request: status line, headers, and
+ * (not for HEAD) the body, moved into the output without copying (a
+ * metrics body is a reference to the shared rendering).
+ */
+static void
+conn_answer(struct conn *c, struct answer *a)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	size_t len = a->body != NULL ? evbuffer_get_length(a->body) : 0;
+	int r;
+
+	if (c->req.has_body)
+		c->close_after = true;	/* we do not read request bodies */
+	r = evbuffer_add_printf(out,
+	    "HTTP/1.1 %d %s\r\n"
+	    "Date: %s\r\n"
+	    "Content-Type: %s\r\n"
+	    "Content-Length: %zu\r\n"
+	    "%s%s%s%s"
+	    "%s"
+	    "X-Content-Type-Options: nosniff\r\n"
+	    "%s"
+	    "\r\n",
+	    a->status, reason(a->status), http_date(c->s), a->ctype, len,
+	    a->encoding != NULL ? "Content-Encoding: " : "",
+	    a->encoding != NULL ? a->encoding : "",
+	    a->encoding != NULL ? "\r\n" : "",
+	    a->vary ? "Vary: Accept-Encoding\r\n" : "",
+	    a->extra != NULL ? a->extra : "",
+	    c->close_after ? "Connection: close\r\n" :
+	    c->req.minor == 0 ? "Connection: keep-alive\r\n" : "");
+	if (r >= 0 && a->body != NULL && c->req.method != HTTP_HEAD)
+		r = evbuffer_add_buffer(out, a->body);
+	if (a->body != NULL)
+		evbuffer_free(a->body);	/* HEAD: drops the references */
+	a->body = NULL;
+	if (r < 0) {
+		conn_free(c);
+		return;
+	}
+	c->state = CONN_WRITING;
+	/* Nothing left to write (impossible but cheap to handle): go on. */
+	if (evbuffer_get_length(out) == 0)
+		conn_write(c->bev, c);
+}
+
+/* A small fixed answer. */
+static void
+conn_answer_text(struct conn *c, int status, const char *ctype,
+    const char *extra, const char *text)
+{
+	struct answer a = { .status = status, .ctype = ctype, .extra = extra };
+
+	if (text != NULL && *text != '\0') {
+		if ((a.body = evbuffer_new()) == NULL ||
+		    evbuffer_add(a.body, text, strlen(text)) < 0) {
+			if (a.body != NULL)
+				evbuffer_free(a.body);
+			conn_free(c);
+			return;
+		}
+	}
+	conn_answer(c, &a);
+}
+
+static void
+conn_error(struct conn *c, int status)
+{
+	char text[64];
+
+	c->close_after = true;
+	snprintf(text, sizeof(text), "%d %s\n", status, reason(status));
+	conn_answer_text(c, status, TEXT_PLAIN, NULL, text);
+}
+
+/* A body from a handler; *ok false on failure (answered 500). */
+static struct evbuffer *
+handler_body(struct conn *c, int (*fn)(void *, struct evbuffer *))
+{
+	struct evbuffer *b = evbuffer_new();
+
+	if (b == NULL || fn(c->s->h.arg, b) < 0) {
+		if (b != NULL)
+			evbuffer_free(b);
+		log_error("out of memory answering a scrape");
+		conn_error(c, 500);
+		return NULL;
+	}
+	return b;
+}
+
+static void
+answer_metrics(struct conn *c)
+{
+	const struct http_server_handlers *h = &c->s->h;
+	struct answer a = { .status = 200, .ctype = EXPO_CONTENT_TYPE,
+	    .vary = true };
+
+	if (c->req.gzip && h->metrics_gzip != NULL) {
+		/* Compression failing (memory) is no reason to fail a scrape. */
+		if ((a.body = evbuffer_new()) != NULL &&
+		    h->metrics_gzip(h->arg, a.body) == 0) {
+			a.encoding = "gzip";
+			conn_answer(c, &a);
+			return;
+		}
+		if (a.body != NULL)
+			evbuffer_free(a.body);
+		if (!c->s->gzip_failed_logged) {
+			log_warning("cannot compress the exposition (out of memory?); answering uncompressed");
+			c->s->gzip_failed_logged = true;
+		}
+	}
+	if ((a.body = handler_body(c, h->metrics)) == NULL)
+		return;
+	conn_answer(c, &a);
+}
+
+static void
+answer_status(struct conn *c, bool json)
+{
+	const struct http_server_handlers *h = &c->s->h;
+	struct answer a = { .status = 200 };
+	const char *csp = NULL;
+	char extra[1024];
+	int n;
+
+	if (h->status == NULL) {
+		if (json)
+			conn_answer_text(c, 404, TEXT_PLAIN, NULL, "404 page not found\n");
+		else
+			conn_answer_text(c, 200, "text/html; charset=utf-8", NULL,
+			    landing_page);
+		return;
+	}
+	a.ctype = json ? "application/json" : "text/html; charset=utf-8";
+	if ((a.body = evbuffer_new()) == NULL ||
+	    h->status(h->arg, json, a.body, &csp) < 0) {
+		if (a.body != NULL)
+			evbuffer_free(a.body);
+		log_error("out of memory answering a status request");
+		conn_error(c, 500);
+		return;
+	}
+	/* one header line: never split by the page's own text */
+	if (csp != NULL && strpbrk(csp, "\r\n") == NULL) {
+		n = snprintf(extra, sizeof(extra), "Content-Security-Policy: %s\r\n"
+		    "Referrer-Policy: no-referrer\r\nCache-Control: no-store\r\n",
+		    csp);
+		if (n > 0 && (size_t)n < sizeof(extra))
+			a.extra = extra;
+	}
+	conn_answer(c, &a);
+}
+
+/*
+ * Answers c's request (c->req).  May be called later than dispatch(),
+ * from the callback of an asynchronous step; the connection is still
+ * there (conn_free() cancels such a step first).
+ */
+static void
+respond(struct conn *c)
+{
+	const struct http_server_handlers *h = &c->s->h;
+	const char *path = c->req.path;
+
+	if (strcmp(path, "/metrics") != 0 && strcmp(path, "/") != 0 &&
+	    strcmp(path, "/status.json") != 0 && strcmp(path, "/healthz") != 0 &&
+	    strcmp(path, "/-/healthy") != 0 && strcmp(path, "/-/ready") != 0) {
+		conn_answer_text(c, 404, TEXT_PLAIN, NULL, "404 page not found\n");
+		return;
+	}
+	if (c->req.method == HTTP_OTHER) {
+		conn_answer_text(c, 405, TEXT_PLAIN, "Allow: GET, HEAD\r\n",
 		    "405 method not allowed\n");
 		return;
 	}
-	if (strcmp(path, "/status.json") == 0 && s->h.status == NULL) {
-		reply(req, 404, "Not Found", "text/plain; charset=utf-8",
-		    "404 page not found\n");
-		return;
-	}
-	if (strcmp(path, "/") == 0 && s->h.status == NULL) {
-		reply(req, 200, "OK", "text/html; charset=utf-8", landing_page);
-		return;
-	}
-	if (strcmp(path, "/") == 0 || strcmp(path, "/status.json") == 0) {
-		bool json = path[1] != '\0';
-		const char *csp = NULL;
-
-		/* The status page (issue 10): built from memory, never waits. */
-		out = evbuffer_new();
-		if (out == NULL || s->h.status(s->h.arg, json, out, &csp) < 0) {
-			if (out != NULL)
-				evbuffer_free(out);
-			evhttp_send_error(req, 500, NULL);
-			return;
-		}
-		evhttp_add_header(h, "Content-Type", json ?
-		    "application/json" : "text/html; charset=utf-8");
-		if (csp != NULL)
-			evhttp_add_header(h, "Content-Security-Policy", csp);
-		evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
-		evhttp_add_header(h, "Referrer-Policy", "no-referrer");
-		evhttp_add_header(h, "Cache-Control", "no-store");
-		evhttp_send_reply(req, 200, "OK", out);
-		evbuffer_free(out);
-		return;
-	}
-	if (strcmp(path, "/healthz") == 0) {
-		reply(req, 200, "OK", "text/plain; charset=utf-8", "ok\n");
-		return;
-	}
-
-	/* /metrics: the cached rendering; never waits on Kibana. */
-	out = evbuffer_new();
-	if (out == NULL || s->h.metrics(s->h.arg, out) < 0) {
-		if (out != NULL)
-			evbuffer_free(out);
-		evhttp_send_error(req, 500, NULL);
-		return;
-	}
-	evhttp_add_header(h, "Content-Type", EXPO_CONTENT_TYPE);
-	/*
-	 * bufferevents write at most 16 KiB per loop iteration by default; a
-	 * multi-megabyte exposition then takes a hundred iterations.  Let the
-	 * kernel take as much as the socket buffer holds.
-	 */
-	bev = evhttp_connection_get_bufferevent(evhttp_request_get_connection(req));
-	if (bev != NULL)
-		bufferevent_set_max_single_write(bev, SCRAPE_MAX_SINGLE_WRITE);
-	evhttp_send_reply(req, 200, "OK", out);
-	evbuffer_free(out);
+	if (strcmp(path, "/metrics") == 0)
+		answer_metrics(c);
+	else if (strcmp(path, "/") == 0)
+		answer_status(c, false);
+	else if (strcmp(path, "/status.json") == 0)
+		answer_status(c, true);
+	else if (strcmp(path, "/healthz") == 0)
+		conn_answer_text(c, 200, TEXT_PLAIN, NULL, "ok\n");
+	else if (strcmp(path, "/-/healthy") == 0)
+		conn_answer_text(c, 200, TEXT_PLAIN, NULL, "OK");
+	else if (h->ready == NULL || h->ready(h->arg))
+		conn_answer_text(c, 200, TEXT_PLAIN, NULL, "OK");
+	else
+		conn_answer_text(c, 503, TEXT_PLAIN, NULL,
+		    "Service Unavailable: the first inventory of every target has not finished\n");
 }
+
+/*
+ * A parsed request.  Async seam: an authentication check that completes
+ * later (basic auth against a bcrypt hash on a worker) goes here: it sets
+ * c->cancel/c->cancel_arg, returns, and its completion callback clears
+ * c->cancel and calls respond(c) (or answers 401).  The connection stays
+ * in CONN_PENDING meanwhile, under the write deadline; if the client goes
+ * away first, conn_free() calls c->cancel.
+ */
+static void
+dispatch(struct conn *c)
+{
+	c->state = CONN_PENDING;
+	if (conn_deadline(c, HTTP_WRITE_TIMEOUT_MSEC) < 0)
+		return;
+	respond(c);
+}
+
+/* Parses what is buffered in CONN_HEADER. */
+static void
+conn_parse(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	size_t len = evbuffer_get_length(in), want;
+	const char *p;
+	int r;
+
+	if (len == 0)
+		return;
+	want = len < HTTP_MAX_HEADER_BYTES ? len : HTTP_MAX_HEADER_BYTES;
+	if ((p = (const char *)evbuffer_pullup(in, (ssize_t)want)) == NULL) {
+		conn_free(c);
+		return;
+	}
+	r = http_request_parse(p, want, &c->req);
+	if (r == 0) {
+		if (c->eof)
+			conn_free(c);	/* a partial head and nothing more */
+		return;
+	}
+	if (r < 0) {
+		/* Keep what was parsed (method: a HEAD gets no body). */
+		c->req.keep_alive = false;
+		conn_error(c, -r);
+		return;
+	}
+	evbuffer_drain(in, (size_t)r);
+	if (!c->req.keep_alive)
+		c->close_after = true;
+	dispatch(c);
+}
+
+static void
+conn_read(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)bev;
+	if (c->state == CONN_IDLE) {
+		/* The first byte of the next request: its head's deadline. */
+		c->state = CONN_HEADER;
+		if (conn_deadline(c, HTTP_HEADER_TIMEOUT_MSEC) < 0)
+			return;
+	}
+	if (c->state == CONN_HEADER)
+		conn_parse(c);
+	/* PENDING, WRITING: read ahead (bounded by the watermark) only. */
+}
+
+/* The answer is out: close, or the next request. */
+static void
+conn_next(struct conn *c)
+{
+	if (c->close_after || c->eof) {
+		conn_free(c);
+		return;
+	}
+	memset(&c->req, 0, sizeof(c->req));
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
+		c->state = CONN_HEADER;
+		if (conn_deadline(c, HTTP_HEADER_TIMEOUT_MSEC) == 0)
+			conn_parse(c);
+	} else {
+		c->state = CONN_IDLE;
+		(void)conn_deadline(c, HTTP_IDLE_TIMEOUT_MSEC);
+	}
+}
+
+static void
+conn_write(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->state == CONN_WRITING &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		conn_next(c);
+}
+
+static void
+conn_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)bev;
+	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) &&
+	    (c->state == CONN_PENDING || c->state == CONN_WRITING)) {
+		/* Half-closed after its request: answer, then close. */
+		c->eof = true;
+		c->close_after = true;
+		return;
+	}
+	if ((what & BEV_EVENT_EOF) && c->state == CONN_HEADER &&
+	    evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
+		/* A complete head may still be buffered behind a partial one. */
+		c->eof = true;
+		c->close_after = true;
+		conn_parse(c);
+		return;
+	}
+	conn_free(c);
+}
+
+/* ---- accepting ----------------------------------------------------------- */
+
+static void
+listeners_enable(struct http_server *s, bool on)
+{
+	struct listener *l;
+
+	for (l = s->listeners; l != NULL; l = l->next)
+		if (on)
+			evconnlistener_enable(l->lev);
+		else
+			evconnlistener_disable(l->lev);
+}
+
+static void
+on_accept(struct evconnlistener *lev, evutil_socket_t fd,
+    struct sockaddr *sa, int socklen, void *arg)
+{
+	struct http_server *s = arg;
+
+	(void)lev;
+	(void)sa;
+	(void)socklen;
+	/*
+	 * The episode ends with an accept a whole back-off maximum after the
+	 * last failure: descriptors hovering at the limit (one freed, one
+	 * taken) stay one episode, not a pair of lines each time.
+	 */
+	if (s->backoff_msec != 0 && now_usec() - s->last_fail >=
+	    ACCEPT_BACKOFF_MAX_MSEC * USEC_PER_MSEC) {
+		log_info("accepting connections again (out of descriptors from %.1f s ago); %lu accept attempt(s) failed meanwhile",
+		    (double)(now_usec() - s->episode_start) / (double)USEC_PER_SEC,
+		    s->accept_failed);
+		s->backoff_msec = 0;
+		s->accept_failed = 0;
+	}
+	if (s->nconns >= s->max_conns) {
+		/* Over the cap: accept and close at once (no bytes: TLS-safe). */
+		evutil_closesocket(fd);
+		if (!s->at_cap) {
+			struct timeval tv;
+
+			log_warning("%u scrape connections open, the limit (max_connections): refusing new ones until some close",
+			    s->max_conns);
+			s->at_cap = true;
+			s->cap_start = now_usec();
+			usec_to_timeval(CAP_QUIET_MSEC * USEC_PER_MSEC, &tv);
+			if (evtimer_add(s->cap_timer, &tv) < 0)
+				s->at_cap = false;	/* no end line then */
+		}
+		s->cap_refused++;
+		return;
+	}
+	conn_new(s, fd);
+}
+
+/*
+ * One line per cap episode at each end, however the count hovers at the
+ * limit: the episode ends after CAP_QUIET_MSEC without a refusal.
+ */
+static void
+cap_quiet(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_server *s = arg;
+	struct timeval tv;
+
+	(void)fd;
+	(void)what;
+	if (s->cap_refused != s->cap_refused_seen) {
+		s->cap_refused_seen = s->cap_refused;
+		usec_to_timeval(CAP_QUIET_MSEC * USEC_PER_MSEC, &tv);
+		if (evtimer_add(s->cap_timer, &tv) == 0)
+			return;
+	}
+	log_info("no scrape connection refused for %d s; %lu were refused over %.1f s",
+	    CAP_QUIET_MSEC / 1000, s->cap_refused,
+	    (double)(now_usec() - s->cap_start) / (double)USEC_PER_SEC);
+	s->at_cap = false;
+	s->cap_refused = s->cap_refused_seen = 0;
+}
+
+static void
+backoff_fired(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_server *s = arg;
+
+	(void)fd;
+	(void)what;
+	/* Try again; the next failure doubles the pause. */
+	listeners_enable(s, true);
+}
+
+/*
+ * accept() failed with something else than EAGAIN/EINTR/ECONNABORTED
+ * (libevent retries those): typically EMFILE/ENFILE, also ENOBUFS/ENOMEM.
+ * The pending connection stays in the backlog, so the listener would fire
+ * again at once: pause it instead, 100 ms doubling to 1 s, with one log
+ * line when the episode starts and one when accepting works again.
+ */
+static void
+on_accept_error(struct evconnlistener *lev, void *arg)
+{
+	struct http_server *s = arg;
+	int err = EVUTIL_SOCKET_ERROR();
+	struct timeval tv;
+
+	(void)lev;
+	listeners_enable(s, false);
+	s->accept_failed++;
+	s->last_fail = now_usec();
+	if (s->backoff_msec == 0) {
+		s->backoff_msec = ACCEPT_BACKOFF_MIN_MSEC;
+		s->episode_start = s->last_fail;
+		if (err == EMFILE || err == ENFILE)
+			log_warning("out of file descriptors, pausing accept: %s",
+			    strerror(err));
+		else
+			log_warning("accept failed, pausing accept: %s",
+			    strerror(err));
+	} else if ((s->backoff_msec *= 2) > ACCEPT_BACKOFF_MAX_MSEC)
+		s->backoff_msec = ACCEPT_BACKOFF_MAX_MSEC;
+	usec_to_timeval((uint64_t)s->backoff_msec * USEC_PER_MSEC, &tv);
+	if (evtimer_add(s->backoff, &tv) < 0)
+		listeners_enable(s, true);	/* never stay deaf */
+}
+
+static int
+add_listener(struct http_server *s, struct evconnlistener *lev)
+{
+	struct listener *l;
+
+	if ((l = calloc(1, sizeof(*l))) == NULL) {
+		evconnlistener_free(lev);
+		return -ENOMEM;
+	}
+	evconnlistener_set_error_cb(lev, on_accept_error);
+	l->lev = lev;
+	l->next = s->listeners;
+	s->listeners = l;
+	return 0;
+}
+
+/* ---- the server ---------------------------------------------------------- */
 
 struct http_server *
 http_server_new(struct event_base *base, const struct http_server_handlers *h)
@@ -150,22 +759,43 @@ http_server_new(struct event_base *base, const struct http_server_handlers *h)
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return NULL;
+	s->base = base;
 	s->h = *h;
-	s->http = evhttp_new(base);
-	if (s->http == NULL) {
+	s->max_conns = HTTP_SERVER_MAX_CONNECTIONS_DEFAULT;
+	if ((s->backoff = evtimer_new(base, backoff_fired, s)) == NULL ||
+	    (s->cap_timer = evtimer_new(base, cap_quiet, s)) == NULL) {
+		if (s->backoff != NULL)
+			event_free(s->backoff);
 		free(s);
 		return NULL;
 	}
-	/* Every method reaches handle(), which answers 405 itself. */
-	evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
-	    EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT |
-	    EVHTTP_REQ_PATCH);
-	evhttp_set_max_headers_size(s->http, 16 * 1024);
-	evhttp_set_max_body_size(s->http, 64 * 1024);
-	evhttp_set_timeout(s->http, 30);
-	evhttp_set_gencb(s->http, handle, s);
 	return s;
+}
+
+void
+http_server_set_limits(struct http_server *s, unsigned max_connections,
+    unsigned reserve_fds)
+{
+	struct rlimit rl;
+	unsigned cap = max_connections > 0 ? max_connections :
+	    HTTP_SERVER_MAX_CONNECTIONS_DEFAULT;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+		rlim_t room = rl.rlim_cur > reserve_fds ?
+		    rl.rlim_cur - reserve_fds : 1;
+
+		if (room < 1)
+			room = 1;
+		if ((rlim_t)cap > room && s->clipped_to != (unsigned)room) {
+			s->clipped_to = (unsigned)room;
+			log_warning("max_connections %u clipped to %u: the descriptor limit is %llu and %u are kept for the Kibana/Elasticsearch clients and files (raise LimitNOFILE=)",
+			    cap, (unsigned)room, (unsigned long long)rl.rlim_cur,
+			    reserve_fds);
+		}
+		if ((rlim_t)cap > room)
+			cap = (unsigned)room;
+	}
+	s->max_conns = cap;
 }
 
 /* Formats the address a bound socket really has (port 0 -> real port). */
@@ -192,14 +822,40 @@ bound_address(evutil_socket_t fd, char *buf, size_t bufsz)
 	}
 }
 
+/* Binds host:port (numeric; the configuration checked it). */
+static struct evconnlistener *
+bind_one(struct http_server *s, const struct listen_config *l)
+{
+	struct addrinfo hints, *ai = NULL;
+	struct evconnlistener *lev;
+	char port[8];
+	int r;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_protocol = IPPROTO_TCP;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	snprintf(port, sizeof(port), "%u", l->port);
+	if ((r = getaddrinfo(l->host, port, &hints, &ai)) != 0) {
+		errno = r == EAI_SYSTEM ? errno : EADDRNOTAVAIL;
+		return NULL;
+	}
+	lev = evconnlistener_new_bind(s->base, on_accept, s,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_REUSEABLE,
+	    128, ai->ai_addr, (int)ai->ai_addrlen);
+	freeaddrinfo(ai);
+	return lev;
+}
+
 int
 http_server_listen(struct http_server *s, const struct listen_config *l,
     size_t n)
 {
-	struct evhttp_bound_socket *bs;
+	struct evconnlistener *lev;
 	char addr[INET6_ADDRSTRLEN + 16];
 	size_t i;
-	int nfds, fd;
+	int nfds, fd, r;
 
 	/*
 	 * Socket activation (the .socket unit): serve on the passed sockets
@@ -219,11 +875,14 @@ http_server_listen(struct http_server *s, const struct listen_config *l,
 			}
 			if (evutil_make_socket_nonblocking(fd) < 0 ||
 			    evutil_make_socket_closeonexec(fd) < 0 ||
-			    (bs = evhttp_accept_socket_with_handle(s->http, fd)) == NULL) {
+			    (lev = evconnlistener_new(s->base, on_accept, s,
+			    LEV_OPT_CLOSE_ON_FREE, -1, fd)) == NULL) {
 				log_error("socket activation: cannot serve on fd %d: %s",
 				    fd, strerror(errno));
 				return -EIO;
 			}
+			if ((r = add_listener(s, lev)) < 0)
+				return r;
 			bound_address(fd, addr, sizeof(addr));
 			log_struct(LOG_INFO, NULL,
 			    (struct log_field[]){ { "LISTEN", addr } }, 1,
@@ -234,15 +893,16 @@ http_server_listen(struct http_server *s, const struct listen_config *l,
 	}
 
 	for (i = 0; i < n; i++) {
-		bs = evhttp_bind_socket_with_handle(s->http, l[i].host, l[i].port);
-		if (bs == NULL) {
+		if ((lev = bind_one(s, &l[i])) == NULL) {
 			log_error("cannot listen on %s%s%s:%u: %s",
 			    strchr(l[i].host, ':') ? "[" : "", l[i].host,
 			    strchr(l[i].host, ':') ? "]" : "", l[i].port,
 			    strerror(errno));
 			return -EADDRNOTAVAIL;
 		}
-		bound_address(evhttp_bound_socket_get_fd(bs), addr, sizeof(addr));
+		if ((r = add_listener(s, lev)) < 0)
+			return r;
+		bound_address(evconnlistener_get_fd(lev), addr, sizeof(addr));
 		log_struct(LOG_INFO, NULL, (struct log_field[]){ { "LISTEN", addr } },
 		    1, "listening on %s", addr);
 	}
@@ -252,8 +912,20 @@ http_server_listen(struct http_server *s, const struct listen_config *l,
 void
 http_server_free(struct http_server *s)
 {
+	struct listener *l;
+
 	if (s == NULL)
 		return;
-	evhttp_free(s->http);
+	while (s->conns != NULL)
+		conn_free(s->conns);
+	while ((l = s->listeners) != NULL) {
+		s->listeners = l->next;
+		evconnlistener_free(l->lev);
+		free(l);
+	}
+	if (s->backoff != NULL)
+		event_free(s->backoff);
+	if (s->cap_timer != NULL)
+		event_free(s->cap_timer);
 	free(s);
 }

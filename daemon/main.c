@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <link.h>
+#include <sys/resource.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -115,10 +116,53 @@ libevent_log(int severity, const char *msg)
 	log_struct(prio, NULL, NULL, 0, "libevent: %s", msg);
 }
 
+/*
+ * The soft descriptor limit up to the hard one: systemd's default soft
+ * limit is 1,024 (the shipped unit sets LimitNOFILE=, which sets both, so
+ * there is nothing to raise under it).  glibc's setrlimit() is the
+ * prlimit64 system call, which the unit's filter allows (~@resources
+ * denies only the old setrlimit); if it fails anyway, the limit stands.
+ */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_debug("cannot raise the descriptor limit to %llu: %s",
+		    (unsigned long long)rl.rlim_max, strerror(errno));
+}
+
+/*
+ * Descriptors the scrape connections must leave free: per target its
+ * parallel requests (Kibana, and as many again for Elasticsearch) plus a
+ * few for connections being set up or torn down, and 32 for the rest
+ * (standard streams, the loop, signals, listeners, journal, state files,
+ * /proc reads, the resolver).
+ */
+static unsigned
+fd_reserve(const struct kcm_config *cfg)
+{
+	unsigned long r = 32;
+	size_t i;
+
+	for (i = 0; i < cfg->ntargets; i++) {
+		const struct target_config *t = &cfg->targets[i];
+
+		r += (t->max_parallel_requests + 4UL) *
+		    (t->elasticsearch.url != NULL ? 2 : 1);
+	}
+	return r > 1000000 ? 1000000 : (unsigned)r;
+}
+
 /* The loop's state, for the signal callbacks. */
 struct daemon {
 	struct event_base	*base;
 	struct monitor		*monitor;
+	struct http_server	*server;	/* NULL with --once */
 	const char		*config_path;	/* what SIGHUP re-reads */
 	bool			 config_explicit;
 	struct kcm_config	*cfg;		/* the running configuration */
@@ -306,6 +350,9 @@ reload_fired(evutil_socket_t fd, short what, void *arg)
 			 */
 			web_config_unref(d->web);
 			d->web = web;
+			if (d->server != NULL)
+				http_server_set_limits(d->server,
+				    cfg->max_connections, fd_reserve(cfg));
 			log_set_level(cfg->log_level);
 			log_set_target(cfg->log_target);
 			log_struct(LOG_INFO, MSGID_CONFIG_LOADED,
@@ -638,8 +685,11 @@ main(int argc, char *argv[])
 			.arg = d.monitor,
 			.metrics = monitor_write_metrics,
 			.status = monitor_write_status,
+			.metrics_gzip = monitor_write_metrics_gzip,
+			.ready = monitor_ready,
 		};
 
+		raise_nofile();
 		server = http_server_new(base, &handlers);
 		/*
 		 * TODO(issue 11, after the HTTP server rewrite is merged):
@@ -653,9 +703,15 @@ main(int argc, char *argv[])
 			    web_config_path(d.web));
 			goto out_kcm;
 		}
-		if (server == NULL ||
-		    http_server_listen(server, cfg->listen, cfg->nlisten) < 0)
+		if (server == NULL) {
+			log_error("cannot initialise the HTTP server: out of memory");
 			goto out_kcm;
+		}
+		http_server_set_limits(server, cfg->max_connections,
+		    fd_reserve(cfg));
+		if (http_server_listen(server, cfg->listen, cfg->nlisten) < 0)
+			goto out_kcm;
+		d.server = server;
 	}
 	/* libevent remembers "ignore" and restores it when the events go. */
 	signal(SIGTERM, SIG_IGN);

@@ -3,6 +3,7 @@
  * registry, the rendered exposition, reload and STATUS=.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <jansson.h>
+#include <zlib.h>
 
 #include "config_types.h"
 #include "engine.h"
@@ -25,10 +27,34 @@
 #include "state.h"
 #include "status.h"
 
-/* A rendered exposition, shared by every response that sends it. */
+/*
+ * zlib level of the cached compressed rendering.  Measured on a 10,000-
+ * connector exposition (3.3 MiB; README "Performance"): level 1 gives
+ * 128 KiB in 4.5 ms, level 6 113 KiB in 13 ms, level 9 110 KiB in 48 ms.
+ * It runs once per rendering (not per scrape), so 6: 11% fewer bytes on
+ * every scrape for 9 ms more once a cycle.
+ */
+#ifndef MONITOR_GZIP_LEVEL
+#define MONITOR_GZIP_LEVEL	6
+#endif
+
+/*
+ * A rendered exposition, shared by every response that sends it, plain
+ * or compressed: responses hold references (evbuffer_add_reference),
+ * never copies, so a hundred slow readers pin one rendering.
+ */
 struct body {
 	unsigned	 refs;
 	size_t		 len;
+	/*
+	 * data[] as a raw deflate stream ended with Z_SYNC_FLUSH (byte-
+	 * aligned, no final block), made on the first gzip request; each
+	 * gzip response appends the deflated process_* tail and the trailer
+	 * (monitor_write_metrics_gzip).  z == NULL: not made yet.
+	 */
+	unsigned char	*z;
+	size_t		 zlen;
+	uint32_t	 crc;		/* crc32 of data[0..len) */
 	char		 data[];
 };
 
@@ -82,8 +108,24 @@ static const struct metrics_spec monitor_specs[] = {
 static void
 body_unref(struct body *b)
 {
-	if (b != NULL && --b->refs == 0)
+	if (b != NULL && --b->refs == 0) {
+		free(b->z);
 		free(b);
+	}
+}
+
+/* A body holding a copy of sb's text (one reference), or NULL. */
+static struct body *
+body_new(const struct strbuf *sb)
+{
+	struct body *b;
+
+	if ((b = calloc(1, sizeof(*b) + sb->len)) == NULL)
+		return NULL;
+	b->refs = 1;
+	b->len = sb->len;
+	memcpy(b->data, strbuf_str(sb), sb->len);
+	return b;
 }
 
 /* Renders the registry into a fresh body. */
@@ -107,15 +149,10 @@ publish(struct monitor *m)
 		strbuf_free(&sb);
 		return -ENOMEM;
 	}
-	b = malloc(sizeof(*b) + sb.len);
-	if (b == NULL) {
-		strbuf_free(&sb);
-		return -ENOMEM;
-	}
-	b->refs = 1;
-	b->len = sb.len;
-	memcpy(b->data, strbuf_str(&sb), sb.len);
+	b = body_new(&sb);
 	strbuf_free(&sb);
+	if (b == NULL)
+		return -ENOMEM;
 	body_unref(m->body);
 	m->body = b;
 	/* New data: the status page is rendered again when next asked for. */
@@ -375,6 +412,156 @@ monitor_write_metrics(void *arg, struct evbuffer *out)
 	return r;
 }
 
+/* b->data as raw deflate ended with a sync flush, once per rendering. */
+static int
+body_deflate(struct body *b)
+{
+	z_stream zs;
+	unsigned char *z, *shrunk;
+	size_t cap;
+	int r;
+
+	/* zlib counts in uInt: one call takes at most 4 GiB (never seen). */
+	if (b->len > UINT_MAX / 2)
+		return -E2BIG;
+	memset(&zs, 0, sizeof(zs));
+	if (deflateInit2(&zs, MONITOR_GZIP_LEVEL, Z_DEFLATED, -15, 8,
+	    Z_DEFAULT_STRATEGY) != Z_OK)
+		return -ENOMEM;
+	/* deflateBound() covers Z_FINISH; a sync flush adds at most 5+. */
+	cap = deflateBound(&zs, (uLong)b->len) + 16;
+	if ((z = malloc(cap)) == NULL) {
+		deflateEnd(&zs);
+		return -ENOMEM;
+	}
+	zs.next_in = (Bytef *)b->data;
+	zs.avail_in = (uInt)b->len;
+	zs.next_out = z;
+	zs.avail_out = (uInt)cap;
+	r = deflate(&zs, Z_SYNC_FLUSH);
+	if (r != Z_OK || zs.avail_in != 0 || zs.avail_out == 0) {
+		deflateEnd(&zs);
+		free(z);
+		return -ENOMEM;
+	}
+	b->zlen = cap - zs.avail_out;
+	deflateEnd(&zs);
+	if ((shrunk = realloc(z, b->zlen > 0 ? b->zlen : 1)) != NULL)
+		z = shrunk;
+	b->z = z;
+	b->crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), (const Bytef *)b->data,
+	    (uInt)b->len);
+	return 0;
+}
+
+/* The process_* tail as a final raw deflate stream into out. */
+static int
+tail_deflate(const char *data, size_t len, struct evbuffer *out)
+{
+	unsigned char buf[16384];
+	z_stream zs;
+	int r;
+
+	if (len > UINT_MAX / 2)
+		return -E2BIG;
+	memset(&zs, 0, sizeof(zs));
+	/* Small window and memory: the tail is a kilobyte. */
+	if (deflateInit2(&zs, 6, Z_DEFLATED, -12, 5, Z_DEFAULT_STRATEGY) != Z_OK)
+		return -ENOMEM;
+	zs.next_in = (Bytef *)data;
+	zs.avail_in = (uInt)len;
+	do {
+		zs.next_out = buf;
+		zs.avail_out = sizeof(buf);
+		r = deflate(&zs, Z_FINISH);
+		if ((r != Z_OK && r != Z_STREAM_END) ||
+		    evbuffer_add(out, buf, sizeof(buf) - zs.avail_out) < 0) {
+			deflateEnd(&zs);
+			return -ENOMEM;
+		}
+	} while (r != Z_STREAM_END);
+	deflateEnd(&zs);
+	return 0;
+}
+
+static void
+put_le32(unsigned char *p, uint32_t v)
+{
+	p[0] = v & 0xff;
+	p[1] = (v >> 8) & 0xff;
+	p[2] = (v >> 16) & 0xff;
+	p[3] = (v >> 24) & 0xff;
+}
+
+/*
+ * One gzip member (RFC 1952) from the cached deflated rendering and a
+ * fresh tail (the pigz technique): header, the body's deflate blocks by
+ * reference, the tail's final blocks, and a trailer whose CRC32 is
+ * crc32_combine(crc(body), crc(tail), len(tail)).
+ */
+int
+monitor_write_metrics_gzip(void *arg, struct evbuffer *out)
+{
+	static const unsigned char header[10] = { 0x1f, 0x8b, 8, 0, 0, 0, 0, 0,
+	    0, 3 };
+	struct monitor *m = arg;
+	struct body *b = m->body;
+	unsigned char trailer[8];
+	struct strbuf sb;
+	uint32_t crc, tcrc;
+	size_t total;
+	int r = -ENOMEM;
+
+	strbuf_init(&sb);
+	process_metrics_render(&sb);
+	if (strbuf_failed(&sb))
+		goto out;
+	if (b != NULL && b->len > 0 && b->z == NULL &&
+	    (r = body_deflate(b)) < 0)
+		goto out;
+	r = -ENOMEM;
+	if (evbuffer_add(out, header, sizeof(header)) < 0)
+		goto out;
+	crc = crc32(0L, Z_NULL, 0);
+	total = 0;
+	if (b != NULL && b->len > 0) {
+		b->refs++;
+		if (evbuffer_add_reference(out, b->z, b->zlen, body_cleanup, b) < 0) {
+			b->refs--;
+			goto out;
+		}
+		crc = b->crc;
+		total = b->len;
+	}
+	if (tail_deflate(strbuf_str(&sb), sb.len, out) < 0)
+		goto out;
+	tcrc = (uint32_t)crc32(crc32(0L, Z_NULL, 0),
+	    (const Bytef *)strbuf_str(&sb), (uInt)sb.len);
+	crc = total > 0 ? (uint32_t)crc32_combine(crc, tcrc, (z_off_t)sb.len) :
+	    tcrc;
+	total += sb.len;
+	put_le32(trailer, crc);
+	put_le32(trailer + 4, (uint32_t)(total & 0xffffffffu));
+	if (evbuffer_add(out, trailer, sizeof(trailer)) < 0)
+		goto out;
+	r = 0;
+out:
+	strbuf_free(&sb);
+	return r;
+}
+
+bool
+monitor_ready(void *arg)
+{
+	const struct monitor *m = arg;
+	size_t i;
+
+	for (i = 0; i < m->ninventories; i++)
+		if (!check_has_run(m->inventories[i]))
+			return false;
+	return true;
+}
+
 int
 monitor_render_all(struct monitor *m, struct strbuf *out)
 {
@@ -423,16 +610,11 @@ monitor_write_status(void *arg, bool json, struct evbuffer *out,
 		status_free(st);
 		if (r == 0 && strbuf_failed(&sb))
 			r = -ENOMEM;
-		if (r == 0 && (b = malloc(sizeof(*b) + sb.len)) == NULL)
+		if (r == 0 && (b = body_new(&sb)) == NULL)
 			r = -ENOMEM;
-		if (r < 0) {
-			strbuf_free(&sb);
-			return r;
-		}
-		b->refs = 1;
-		b->len = sb.len;
-		memcpy(b->data, strbuf_str(&sb), sb.len);
 		strbuf_free(&sb);
+		if (r < 0)
+			return r;
 		*cache = b;
 	}
 	b = *cache;

@@ -30,6 +30,8 @@
 #define CONFIG_DEFAULT_EVENT_LOG_LOOKBACK_USEC	(15 * 60 * UINT64_C(1000000))
 #define CONFIG_DEFAULT_EVENT_LOG_SETTLE_USEC	(30 * UINT64_C(1000000))
 #define CONFIG_DEFAULT_EVENT_LOG_RETENTION_USEC	(24 * 3600 * UINT64_C(1000000))
+#define CONFIG_DEFAULT_MAX_CONNECTIONS	64
+#define CONFIG_MAX_CONNECTIONS_MAX	4096
 #define CONFIG_DEFAULT_PROBE_INTERVAL	(15 * 60 * UINT64_C(1000000))
 #define CONFIG_DEFAULT_PROBE_TIMEOUT	(30 * UINT64_C(1000000))
 /* The shortest probes[].interval; a test build may lower it with -D. */
@@ -134,6 +136,7 @@ struct kcm_config {
 	/* exporter-toolkit web configuration (web_config.h), resolved; NULL:
 	 * none (--web.config.file wins over it) */
 	char		*web_config_file;
+	unsigned	 max_connections; /* scrape connections at once */
 };
 
 #endif /* KCM_CONFIG_TYPES_H */

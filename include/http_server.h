@@ -1,7 +1,10 @@
 /*
- * http_server.h: the evhttp endpoint Prometheus scrapes: GET/HEAD /metrics
- * (the cached rendering; a scrape never waits on Kibana), / (landing page),
- * /healthz; 405 for other methods, 404 for other paths.
+ * http_server.h: the HTTP/1.1 endpoint Prometheus scrapes (our own small
+ * server on evconnlistener + bufferevent): GET/HEAD /metrics (the cached
+ * rendering; a scrape never waits on Kibana), / and /status.json (status
+ * page), /-/healthy and /healthz, /-/ready; 405 for other methods, 404
+ * for other paths.  Connection discipline: a cap on connections, header,
+ * idle and write deadlines, accept back-off when out of descriptors.
  */
 #ifndef KCM_HTTP_SERVER_H
 #define KCM_HTTP_SERVER_H
@@ -32,11 +35,29 @@ struct http_server_handlers {
 		    const char **csp);
 	/* GET /-/ready: true once every target's first inventory finished. */
 	bool	(*ready)(void *arg);
+	/*
+	 * GET /metrics from a client that accepts gzip: appends the same
+	 * exposition as one gzip member.  NULL: always plain.
+	 */
+	int	(*metrics_gzip)(void *arg, struct evbuffer *out);
 };
+
+/* The connection cap's bounds (configuration key max_connections). */
+#define HTTP_SERVER_MAX_CONNECTIONS_DEFAULT	64
+#define HTTP_SERVER_MAX_CONNECTIONS_MAX		4096
 
 /* h is copied. */
 struct http_server *http_server_new(struct event_base *base,
 	    const struct http_server_handlers *h);
+/*
+ * The connection cap: at most max_connections at once, and never more
+ * than the descriptor limit (RLIMIT_NOFILE) minus reserve_fds, the
+ * descriptors kept for the Kibana/Elasticsearch clients, the journal and
+ * state files.  Logs once when the limit clips the cap.  Connections
+ * already open stay.
+ */
+void	 http_server_set_limits(struct http_server *s, unsigned max_connections,
+	    unsigned reserve_fds);
 /* Binds every address; logs each bound address with its real port. */
 int	 http_server_listen(struct http_server *s, const struct listen_config *l,
 	    size_t n);

@@ -45,6 +45,13 @@ bool	 monitor_any_failed(const struct monitor *m);
 
 /* Appends the current rendering plus fresh process_* metrics. */
 int	 monitor_write_metrics(void *m, struct evbuffer *out);
+/*
+ * The same as one gzip member: the rendering compressed once (cached with
+ * it), the process_* tail compressed per call.
+ */
+int	 monitor_write_metrics_gzip(void *m, struct evbuffer *out);
+/* GET /-/ready: every target's inventory has finished its first run. */
+bool	 monitor_ready(void *m);
 /* The same into a strbuf (--once). */
 int	 monitor_render_all(struct monitor *m, struct strbuf *out);
 

@@ -22,7 +22,7 @@ say() { printf '==> %s\n' "$*"; }
 die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
 
 # --- build dependencies -------------------------------------------------------
-deps=(libcurl4-openssl-dev libevent-dev libjansson-dev libsystemd-dev libyaml-dev libssl-dev libcrypt-dev
+deps=(libcurl4-openssl-dev libevent-dev libjansson-dev libsystemd-dev libyaml-dev libssl-dev libcrypt-dev zlib1g-dev
       libcmocka-dev pkg-config cmake gcc)
 command -v python3 >/dev/null || deps+=(python3)     # for the fake Kibana
 if [ "${KCM_DEMO_NO_APT:-0}" != 1 ]; then

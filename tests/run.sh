@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 packages=(gcc cmake make pkg-config python3 openssl curl
 	libcurl4-openssl-dev libevent-dev libjansson-dev libsystemd-dev
-	libyaml-dev libcmocka-dev
+	libyaml-dev libcmocka-dev zlib1g-dev
 	libssl-dev libcrypt-dev	# TLS (OpenSSL 3) and bcrypt (libxcrypt) of the web configuration; the CSP hash (test_status)
 	prometheus	# promtool (scrapes, alert rules) and the server for test_dashboard
 	prometheus-alertmanager	# test_alerting: the rules end to end

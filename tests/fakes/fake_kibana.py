@@ -154,7 +154,7 @@ def _name_key(c):
 class Fault:
     def __init__(self, path_regex, status=None, body=None, delay=0.0, mode=None,
                  count=None, size=2 * 1024 * 1024, method=None, query=None,
-                 headers=None):
+                 headers=None, gate=None):
         if mode not in FAULT_MODES:
             raise ValueError("unknown fault mode %r" % (mode,))
         self.regex = re.compile(path_regex)
@@ -167,6 +167,7 @@ class Fault:
         self.method = method
         self.query = dict(query or {})
         self.headers = dict(headers or {})
+        self.gate = gate
         self.hits = 0
 
     def matches(self, method, path, query):
@@ -317,7 +318,9 @@ class FakeKibana:
                        until stop()) before answering as usual
           count        how many requests it applies to (None: forever)
         Extra keywords: size, method, query (dict that must be a subset of
-        the query), headers (added to the answer).
+        the query), headers (added to the answer), gate (a threading.Event:
+        the answer waits until the test sets it, or stop(); then the rest
+        of the fault applies, a plain fault answers as usual).
         """
         f = Fault(path_regex, status=status, body=body, delay=delay, mode=mode,
                   count=count, **kw)
@@ -685,6 +688,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _apply_fault(self, f, method, path, query):
         """Returns True when the fault produced the whole answer."""
+        if f.gate is not None:
+            while not f.gate.wait(0.05):
+                if self.fake._stopping.is_set():
+                    self.close_connection = True
+                    return True
         delay = f.delay
         if f.mode == "hang" and delay <= 0:
             delay = HANG_FOREVER

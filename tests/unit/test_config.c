@@ -749,6 +749,15 @@ test_out_of_range(void **state)
 	load_err(t, "targets:\n  - name: a\n    kibana: {url: http://k}\n"
 	    "    max_parallel_requests: -1\n", 4, 28,
 	    "'max_parallel_requests': invalid integer '-1'");
+	load_err(t, "max_connections: 0\n", 1, 18,
+	    "'max_connections': '0' is out of range (1..4096)");
+	load_err(t, "max_connections: 4097\n", 1, 18, "out of range (1..4096)");
+	load_ok(t, "max_connections: 4096\n");
+	assert_int_equal(t->c->max_connections, 4096);
+	load_ok(t, "max_connections: 1\n");
+	assert_int_equal(t->c->max_connections, 1);
+	load_ok(t, "log_level: info\n");
+	assert_int_equal(t->c->max_connections, CONFIG_DEFAULT_MAX_CONNECTIONS);
 
 	/* the bounds themselves are fine */
 	load_ok(t, "targets:\n  - name: a\n    kibana: {url: http://k, "
