@@ -253,6 +253,15 @@ http_request_parse(const char *buf, size_t len, struct http_request *r)
 			return -501;
 		else if (word_eq(h, name_len, "accept-encoding"))
 			http_accept_encoding_add(&ae, v, vn);
+		else if (word_eq(h, name_len, "authorization") &&
+		    !r->has_authorization) {
+			/* Too long: kept empty, malformed credentials. */
+			size_t keep = vn <= HTTP_MAX_AUTHORIZATION ? vn : 0;
+
+			memcpy(r->authorization, v, keep);
+			r->authorization[keep] = '\0';
+			r->has_authorization = true;
+		}
 	}
 	if (close_seen)
 		r->keep_alive = false;

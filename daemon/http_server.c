@@ -28,13 +28,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/listener.h>
+#include <openssl/ssl.h>
 #include <systemd/sd-daemon.h>
 
 #include "config_types.h"
@@ -43,6 +46,8 @@
 #include "http_server.h"
 #include "log.h"
 #include "util.h"
+#include "web_auth.h"
+#include "web_config.h"
 
 /*
  * Deadlines.  Fixed: a scrape is one small request; the test-only build
@@ -76,10 +81,6 @@ enum conn_state {
 	CONN_IDLE,	/* kept alive, no byte of the next request yet */
 };
 
-struct conn;
-/* A pending request's cancel hook: the connection is going away. */
-typedef void (*conn_cancel_fn)(struct conn *c, void *arg);
-
 struct conn {
 	struct http_server	*s;
 	struct conn		*prev, *next;	/* s->conns */
@@ -89,9 +90,10 @@ struct conn {
 	bool			 close_after;	/* after this answer */
 	bool			 eof;		/* the client shut its side */
 	struct http_request	 req;
-	/* Set while an asynchronous step (an auth check) holds the request. */
-	conn_cancel_fn		 cancel;
-	void			*cancel_arg;
+	/* the web configuration it was accepted under (a reference), or NULL */
+	struct web_config	*wc;
+	/* set while a basic auth check holds the request (CONN_PENDING) */
+	struct web_auth_request	*auth_req;
 };
 
 struct listener {
@@ -119,6 +121,9 @@ struct http_server {
 	uint64_t		 episode_start;
 	uint64_t		 last_fail;	/* monotonic usec */
 	bool			 gzip_failed_logged;
+	/* web configuration for new connections (a reference), or NULL */
+	struct web_config	*wc;
+	struct web_auth		*auth;		/* made with the first users */
 	/* Date: cache */
 	time_t			 date_at;
 	char			 date[64];
@@ -162,12 +167,10 @@ conn_free(struct conn *c)
 {
 	struct http_server *s = c->s;
 
-	/* A request held by an asynchronous step is cancelled first. */
-	if (c->cancel != NULL) {
-		conn_cancel_fn fn = c->cancel;
-
-		c->cancel = NULL;
-		fn(c, c->cancel_arg);
+	/* A request held by an auth check: its callback must not come. */
+	if (c->auth_req != NULL) {
+		web_auth_cancel(c->auth_req);
+		c->auth_req = NULL;
 	}
 	if (c->prev != NULL)
 		c->prev->next = c->next;
@@ -179,7 +182,8 @@ conn_free(struct conn *c)
 	if (c->timer != NULL)
 		event_free(c->timer);
 	if (c->bev != NULL)
-		bufferevent_free(c->bev);	/* closes the socket */
+		bufferevent_free(c->bev);	/* frees the SSL, closes the socket */
+	web_config_unref(c->wc);
 	free(c);
 }
 
@@ -197,18 +201,32 @@ conn_timeout(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * TLS seam: every connection's bufferevent is made here.  With TLS
- * (the web configuration), this returns bufferevent_openssl_socket_new(
- * s->base, fd, SSL_new(ctx), BUFFEREVENT_SSL_ACCEPTING,
- * BEV_OPT_CLOSE_ON_FREE) instead (bufferevent_free() then frees the SSL
- * and closes the socket); nothing else in this file reads or writes the
- * socket, and the header deadline also bounds the TLS handshake.  NULL:
- * the caller closes fd.
+ * Every connection's bufferevent is made here: plain, or TLS when its web
+ * configuration has a tls_server_config (bufferevent_free() then frees
+ * the SSL and closes the socket).  Nothing else in this file reads or
+ * writes the socket; the header deadline also bounds the TLS handshake.
+ * NULL: the caller closes fd.
  */
 static struct bufferevent *
-conn_bufferevent(struct http_server *s, evutil_socket_t fd)
+conn_bufferevent(struct http_server *s, struct conn *c, evutil_socket_t fd)
 {
-	return bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	SSL_CTX *ctx = c->wc != NULL ? web_config_ssl_ctx(c->wc) : NULL;
+	struct bufferevent *bev;
+	SSL *ssl;
+
+	if (ctx == NULL)
+		return bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if ((ssl = SSL_new(ctx)) == NULL)
+		return NULL;
+	bev = bufferevent_openssl_socket_new(s->base, fd, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		SSL_free(ssl);
+		return NULL;
+	}
+	/* A client that closes without close_notify is an EOF, as in Go. */
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	return bev;
 }
 
 static void
@@ -221,8 +239,11 @@ conn_new(struct http_server *s, evutil_socket_t fd)
 		return;
 	}
 	c->s = s;
-	if ((c->bev = conn_bufferevent(s, fd)) == NULL) {
+	if (s->wc != NULL)
+		c->wc = web_config_ref(s->wc);
+	if ((c->bev = conn_bufferevent(s, c, fd)) == NULL) {
 		evutil_closesocket(fd);
+		web_config_unref(c->wc);
 		free(c);
 		return;
 	}
@@ -254,9 +275,11 @@ reason(int status)
 	switch (status) {
 	case 200: return "OK";
 	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 414: return "URI Too Long";
+	case 429: return "Too Many Requests";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
 	case 501: return "Not Implemented";
@@ -289,7 +312,33 @@ struct answer {
 	struct evbuffer	*body;		/* NULL: empty; moved into the output */
 	const char	*encoding;	/* Content-Encoding, or NULL */
 	bool		 vary;		/* Vary: Accept-Encoding */
+	bool		 bare;		/* without the web config's headers */
 };
+
+/*
+ * The web configuration's http_server_config.headers (names and values
+ * checked when it was loaded), and X-Content-Type-Options: nosniff unless
+ * it sets that header itself.  0 or -1.
+ */
+static int
+add_web_headers(struct evbuffer *out, const struct web_config *wc)
+{
+	const struct web_config_header *hd = NULL;
+	size_t i, n = wc != NULL ? web_config_headers(wc, &hd) : 0;
+	bool nosniff = false;
+
+	for (i = 0; i < n; i++) {
+		if (strcasecmp(hd[i].name, "X-Content-Type-Options") == 0)
+			nosniff = true;
+		if (evbuffer_add_printf(out, "%s: %s\r\n", hd[i].name,
+		    hd[i].value) < 0)
+			return -1;
+	}
+	if (!nosniff &&
+	    evbuffer_add_printf(out, "X-Content-Type-Options: nosniff\r\n") < 0)
+		return -1;
+	return 0;
+}
 
 /*
  * Queues the answer to c's current request: status line, headers, and
@@ -311,18 +360,19 @@ conn_answer(struct conn *c, struct answer *a)
 	    "Content-Type: %s\r\n"
 	    "Content-Length: %zu\r\n"
 	    "%s%s%s%s"
-	    "%s"
-	    "X-Content-Type-Options: nosniff\r\n"
-	    "%s"
-	    "\r\n",
+	    "%s",
 	    a->status, reason(a->status), http_date(c->s), a->ctype, len,
 	    a->encoding != NULL ? "Content-Encoding: " : "",
 	    a->encoding != NULL ? a->encoding : "",
 	    a->encoding != NULL ? "\r\n" : "",
 	    a->vary ? "Vary: Accept-Encoding\r\n" : "",
-	    a->extra != NULL ? a->extra : "",
-	    c->close_after ? "Connection: close\r\n" :
-	    c->req.minor == 0 ? "Connection: keep-alive\r\n" : "");
+	    a->extra != NULL ? a->extra : "");
+	if (r >= 0)
+		r = add_web_headers(out, a->bare ? NULL : c->wc);
+	if (r >= 0)
+		r = evbuffer_add_printf(out, "%s\r\n",
+		    c->close_after ? "Connection: close\r\n" :
+		    c->req.minor == 0 ? "Connection: keep-alive\r\n" : "");
 	if (r >= 0 && a->body != NULL && c->req.method != HTTP_HEAD)
 		r = evbuffer_add_buffer(out, a->body);
 	if (a->body != NULL)
@@ -338,12 +388,13 @@ conn_answer(struct conn *c, struct answer *a)
 		conn_write(c->bev, c);
 }
 
-/* A small fixed answer. */
+/* A small fixed answer; bare: without the web config's headers. */
 static void
-conn_answer_text(struct conn *c, int status, const char *ctype,
-    const char *extra, const char *text)
+conn_answer_small(struct conn *c, int status, const char *ctype,
+    const char *extra, const char *text, bool bare)
 {
-	struct answer a = { .status = status, .ctype = ctype, .extra = extra };
+	struct answer a = { .status = status, .ctype = ctype, .extra = extra,
+	    .bare = bare };
 
 	if (text != NULL && *text != '\0') {
 		if ((a.body = evbuffer_new()) == NULL ||
@@ -355,6 +406,13 @@ conn_answer_text(struct conn *c, int status, const char *ctype,
 		}
 	}
 	conn_answer(c, &a);
+}
+
+static void
+conn_answer_text(struct conn *c, int status, const char *ctype,
+    const char *extra, const char *text)
+{
+	conn_answer_small(c, status, ctype, extra, text, false);
 }
 
 static void
@@ -486,21 +544,72 @@ respond(struct conn *c)
 		    "Service Unavailable: the first inventory of every target has not finished\n");
 }
 
+static void
+answer_unauthorized(struct conn *c)
+{
+	conn_answer_text(c, 401, TEXT_PLAIN, "WWW-Authenticate: Basic\r\n",
+	    "Unauthorized\n");
+}
+
+/* A basic auth check finished on the worker (web_auth.h). */
+static void
+auth_done(void *arg, enum web_auth_result result)
+{
+	struct conn *c = arg;
+
+	c->auth_req = NULL;	/* freed by web_auth when this returns */
+	if (result == WEB_AUTH_OK)
+		respond(c);
+	else
+		answer_unauthorized(c);
+}
+
 /*
- * A parsed request.  Async seam: an authentication check that completes
- * later (basic auth against a bcrypt hash on a worker) goes here: it sets
- * c->cancel/c->cancel_arg, returns, and its completion callback clears
- * c->cancel and calls respond(c) (or answers 401).  The connection stays
- * in CONN_PENDING meanwhile, under the write deadline; if the client goes
- * away first, conn_free() calls c->cancel.
+ * A parsed request: the web configuration's rate limit, then its basic
+ * auth (exporter-toolkit's order, web/handler.go), then the answer.  A
+ * bcrypt check runs on web_auth's worker: the connection waits in
+ * CONN_PENDING under the write deadline, and conn_free() cancels the
+ * check if the client goes away first.
  */
 static void
 dispatch(struct conn *c)
 {
+	struct http_server *s = c->s;
+	enum web_auth_result r;
+
 	c->state = CONN_PENDING;
 	if (conn_deadline(c, HTTP_WRITE_TIMEOUT_MSEC) < 0)
 		return;
-	respond(c);
+	if (c->wc == NULL) {
+		respond(c);
+		return;
+	}
+	if (!web_config_rate_allow(c->wc, now_usec())) {
+		/* the limiter wraps everything in exporter-toolkit: bare */
+		conn_answer_small(c, 429, TEXT_PLAIN, NULL, "Too Many Requests\n",
+		    true);
+		return;
+	}
+	if (!web_config_has_users(c->wc)) {
+		respond(c);
+		return;
+	}
+	r = web_auth_check(s->auth, c->wc, c->req.has_authorization ?
+	    c->req.authorization : NULL, auth_done, c, &c->auth_req);
+	switch (r) {
+	case WEB_AUTH_OK:
+		respond(c);
+		break;
+	case WEB_AUTH_DENIED:
+		answer_unauthorized(c);
+		break;
+	case WEB_AUTH_PENDING:
+		break;		/* auth_done() answers */
+	case WEB_AUTH_BUSY:
+		conn_answer_text(c, 503, TEXT_PLAIN, NULL,
+		    "Service Unavailable: too many authentication checks at once\n");
+		break;
+	}
 }
 
 /* Parses what is buffered in CONN_HEADER. */
@@ -589,6 +698,8 @@ conn_event(struct bufferevent *bev, short what, void *arg)
 	struct conn *c = arg;
 
 	(void)bev;
+	if (what == BEV_EVENT_CONNECTED)
+		return;		/* a TLS handshake finished */
 	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) &&
 	    (c->state == CONN_PENDING || c->state == CONN_WRITING)) {
 		/* Half-closed after its request: answer, then close. */
@@ -772,6 +883,19 @@ http_server_new(struct event_base *base, const struct http_server_handlers *h)
 	return s;
 }
 
+int
+http_server_set_web_config(struct http_server *s, struct web_config *wc)
+{
+	if (wc != NULL && web_config_has_users(wc) && s->auth == NULL &&
+	    (s->auth = web_auth_new(s->base)) == NULL)
+		return -errno;
+	if (wc != NULL)
+		web_config_ref(wc);
+	web_config_unref(s->wc);
+	s->wc = wc;
+	return 0;
+}
+
 void
 http_server_set_limits(struct http_server *s, unsigned max_connections,
     unsigned reserve_fds)
@@ -927,5 +1051,8 @@ http_server_free(struct http_server *s)
 		event_free(s->backoff);
 	if (s->cap_timer != NULL)
 		event_free(s->cap_timer);
+	/* after the connections: none holds an auth check any more */
+	web_auth_free(s->auth);
+	web_config_unref(s->wc);
 	free(s);
 }

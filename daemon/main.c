@@ -252,19 +252,6 @@ web_config_file(const struct daemon *d, const struct kcm_config *cfg)
 }
 
 /*
- * TODO(issue 11, after the HTTP server rewrite is merged): remove.  The
- * server of this build serves neither TLS nor basic auth, so a web
- * configuration that asks for them is refused (fail closed) rather than
- * served as plain, open HTTP.
- */
-static bool
-web_config_unservable(const struct web_config *web)
-{
-	return web != NULL && (web_config_ssl_ctx(web) != NULL ||
-	    web_config_has_users(web));
-}
-
-/*
  * What the command line overrides in a freshly loaded configuration
  * (--web.listen-address), then the web configuration it names (NULL in
  * *ret when none).  0, or a negative errno with the problems in errs.
@@ -318,15 +305,14 @@ reload_fired(evutil_socket_t fd, short what, void *arg)
 		config_free(cfg);
 		cfg = NULL;
 	}
-	if (r == 0 && web_config_unservable(web)) {
-		log_struct(LOG_ERR, MSGID_CONFIG_REJECTED, NULL, 0,
-		    "%s: TLS and basic auth are not wired into the HTTP server of this build yet",
-		    web_config_path(web));
+	/* New connections get the new web configuration; undone below. */
+	if (r == 0 && d->server != NULL &&
+	    (r = http_server_set_web_config(d->server, web)) < 0) {
+		log_error("cannot start the basic auth worker: %s", strerror(-r));
 		web_config_unref(web);
 		web = NULL;
 		config_free(cfg);
 		cfg = NULL;
-		r = -EOPNOTSUPP;
 	}
 	if (r < 0) {
 		log_rejected(&errs, d->config_path, r);
@@ -337,17 +323,15 @@ reload_fired(evutil_socket_t fd, short what, void *arg)
 		r = monitor_reload(d->monitor, cfg);
 		if (r < 0) {
 			log_rejected(&errs, d->config_path, r);
+			/* the running one back (its auth worker exists) */
+			if (d->server != NULL)
+				(void)http_server_set_web_config(d->server, d->web);
 			config_free(cfg);
 			web_config_unref(web);
 		} else {
 			d->cfg = cfg;
 			config_free(old);
-			/*
-			 * TODO(issue 11, after the HTTP server rewrite is
-			 * merged): http_server_set_web_config(server, web);
-			 * new connections use it, open ones keep their own
-			 * reference to the old one until they close.
-			 */
+			/* open connections keep their reference to the old one */
 			web_config_unref(d->web);
 			d->web = web;
 			if (d->server != NULL)
@@ -691,24 +675,17 @@ main(int argc, char *argv[])
 
 		raise_nofile();
 		server = http_server_new(base, &handlers);
-		/*
-		 * TODO(issue 11, after the HTTP server rewrite is merged):
-		 * http_server_set_web_config(server, d.web) (TLS, extra
-		 * headers, basic auth through web_auth.h).  Until then a web
-		 * configuration is validated and reloaded but not served:
-		 * refuse to serve plain HTTP when one asks for TLS or auth.
-		 */
-		if (web_config_unservable(d.web)) {
-			log_error("%s: TLS and basic auth are not wired into the HTTP server of this build yet; refusing to serve /metrics without them",
-			    web_config_path(d.web));
-			goto out_kcm;
-		}
 		if (server == NULL) {
 			log_error("cannot initialise the HTTP server: out of memory");
 			goto out_kcm;
 		}
 		http_server_set_limits(server, cfg->max_connections,
 		    fd_reserve(cfg));
+		if ((r = http_server_set_web_config(server, d.web)) < 0) {
+			log_error("cannot start the basic auth worker: %s",
+			    strerror(-r));
+			goto out_kcm;
+		}
 		if (http_server_listen(server, cfg->listen, cfg->nlisten) < 0)
 			goto out_kcm;
 		d.server = server;

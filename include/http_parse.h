@@ -15,6 +15,12 @@
 #define HTTP_MAX_HEADER_LINES	100
 /* The path part of the request target (before '?'). */
 #define HTTP_MAX_PATH		2048
+/*
+ * The Authorization value kept: "Basic " and the base64 of the longest
+ * credentials basic auth looks at (web_auth.h) fit; a longer value is
+ * kept as "" (malformed: denied).
+ */
+#define HTTP_MAX_AUTHORIZATION	6144
 
 enum http_method {
 	HTTP_GET,
@@ -29,6 +35,9 @@ struct http_request {
 	bool		 keep_alive;	/* version and Connection: say so */
 	bool		 has_body;	/* Content-Length > 0 */
 	bool		 gzip;		/* Accept-Encoding allows gzip */
+	/* the first Authorization header's value (NUL-terminated) */
+	bool		 has_authorization;
+	char		 authorization[HTTP_MAX_AUTHORIZATION + 1];
 	size_t		 header_len;	/* bytes of the head, empty line included */
 };
 

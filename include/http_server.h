@@ -15,6 +15,7 @@ struct event_base;
 struct evbuffer;
 struct listen_config;
 struct http_server;
+struct web_config;
 
 #include <stdbool.h>
 
@@ -59,6 +60,14 @@ struct http_server *http_server_new(struct event_base *base,
 void	 http_server_set_limits(struct http_server *s, unsigned max_connections,
 	    unsigned reserve_fds);
 /* Binds every address; logs each bound address with its real port. */
+/*
+ * The web configuration (web_config.h) for connections accepted from now
+ * on: TLS, extra headers, rate limit, basic auth.  Connections already
+ * open keep the one they were accepted under.  NULL: plain HTTP, no auth.
+ * Takes its own reference.  0, or -errno when the basic auth worker cannot
+ * be started (the previous configuration stays).
+ */
+int	 http_server_set_web_config(struct http_server *s, struct web_config *wc);
 int	 http_server_listen(struct http_server *s, const struct listen_config *l,
 	    size_t n);
 void	 http_server_free(struct http_server *s);

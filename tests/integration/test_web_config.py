@@ -3,9 +3,11 @@ command line: --check-config reports its errors as FILE:LINE:COLUMN naming
 the web configuration file, the flag wins over the web_config_file key,
 --web.listen-address replaces `listen`, the shipped example passes once its
 files exist, and SIGHUP reloads the web configuration all-or-nothing with
-the main one.  TLS and basic auth themselves are tested in
-tests/unit/test_web_config.c (in-memory handshakes, the bcrypt worker)."""
+the main one, and headers and rate_limit are served.  TLS and basic auth
+are tested in tests/unit/test_web_config.c (in-memory handshakes, the
+bcrypt worker) and end to end in test_web_tls.py."""
 
+import http.client
 import os
 import re
 import shutil
@@ -131,19 +133,42 @@ class WebConfigCliTest(KcmTestCase):
         self.assertEqual(d.port, port)
         d.scrape()
 
-    def test_tls_not_served_yet_fails_closed(self):
-        """Until the HTTP server serves TLS, a web configuration asking for
-        it stops the daemon instead of serving plain HTTP."""
-        self.tls_files()
+    def test_headers_and_rate_limit_are_served(self):
+        """http_server_config.headers go on every answer (X-Content-Type-
+        Options once, the configured value); rate_limit answers 429 without
+        them once the bucket is empty (exporter-toolkit's rateLimitHandler
+        wraps the handler that sets headers: web/tls_config.go)."""
         web = self.write_file("web.yml", (
-            "tls_server_config:\n"
-            "  cert_file: tls/server.crt\n"
-            "  key_file: tls/server.key\n"))
-        cfg = self.config()
-        d = self.start_daemon(config=cfg, args=["--web.config.file", web], wait=False)
-        wait_until(lambda: d.proc.poll() is not None, what="daemon exit")
-        self.assertNotEqual(d.proc.returncode, 0)
-        self.assertIn("not wired into the HTTP server", d.stderr_text())
+            "http_server_config:\n"
+            "  headers:\n"
+            "    X-Frame-Options: deny\n"
+            "    Strict-Transport-Security: max-age=31536000\n"
+            "    X-Content-Type-Options: nosniff\n"
+            "rate_limit:\n"
+            "  interval: 1h\n"
+            "  burst: 3\n"))
+        d = self.start_daemon(config=self.config(), args=["--web.config.file", web])
+        statuses = []
+        for path in ("/metrics", "/-/healthy", "/nope"):
+            c = http.client.HTTPConnection(d.host, d.port, timeout=10)
+            c.request("GET", path)
+            r = c.getresponse()
+            r.read()
+            statuses.append(r.status)
+            self.assertEqual(r.getheader("X-Frame-Options"), "deny", path)
+            self.assertEqual(r.getheader("Strict-Transport-Security"),
+                             "max-age=31536000", path)
+            self.assertEqual([v for k, v in r.getheaders()
+                              if k.lower() == "x-content-type-options"], ["nosniff"])
+            c.close()
+        self.assertEqual(statuses, [200, 200, 404])
+        c = http.client.HTTPConnection(d.host, d.port, timeout=10)
+        c.request("GET", "/metrics")
+        r = c.getresponse()
+        r.read()
+        self.assertEqual(r.status, 429)
+        self.assertIsNone(r.getheader("X-Frame-Options"))
+        c.close()
 
     def test_reload_rejects_bad_web_config(self):
         web = self.write_file("web.yml", (

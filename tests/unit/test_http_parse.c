@@ -187,6 +187,37 @@ gz(const char *v)
 	return http_accept_encoding_gzip(&ae);
 }
 
+/* The first Authorization value, trimmed; a too long one kept as "". */
+static void
+test_authorization(void **state)
+{
+	struct http_request r;
+	char buf[HTTP_MAX_AUTHORIZATION + 128];
+	int n;
+
+	(void)state;
+	assert_true(parse("GET / HTTP/1.1\r\n\r\n", &r) > 0);
+	assert_false(r.has_authorization);
+	assert_true(parse("GET / HTTP/1.1\r\nauthorization:  Basic YTpi  \r\n"
+	    "Authorization: Basic other\r\n\r\n", &r) > 0);
+	assert_true(r.has_authorization);
+	assert_string_equal(r.authorization, "Basic YTpi");
+	assert_true(parse("GET / HTTP/1.1\r\nAuthorization:\r\n\r\n", &r) > 0);
+	assert_true(r.has_authorization);
+	assert_string_equal(r.authorization, "");
+
+	n = snprintf(buf, sizeof(buf), "GET / HTTP/1.1\r\nAuthorization: Basic ");
+	memset(buf + n, 'A', HTTP_MAX_AUTHORIZATION - 6);
+	n += HTTP_MAX_AUTHORIZATION - 6;
+	memcpy(buf + n, "\r\n\r\n", 5);
+	assert_int_equal(parse(buf, &r), n + 4);
+	assert_int_equal(strlen(r.authorization), HTTP_MAX_AUTHORIZATION);
+	memcpy(buf + n, "A\r\n\r\n", 6);
+	assert_int_equal(parse(buf, &r), n + 5);
+	assert_true(r.has_authorization);
+	assert_string_equal(r.authorization, "");
+}
+
 static void
 test_accept_encoding(void **state)
 {
@@ -252,6 +283,7 @@ main(void)
 		cmocka_unit_test(test_bad_requests),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_accept_encoding),
+		cmocka_unit_test(test_authorization),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
