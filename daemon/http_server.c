@@ -37,6 +37,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/listener.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <systemd/sd-daemon.h>
 
@@ -697,7 +698,6 @@ conn_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn *c = arg;
 
-	(void)bev;
 	if (what == BEV_EVENT_CONNECTED)
 		return;		/* a TLS handshake finished */
 	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) &&
@@ -714,6 +714,15 @@ conn_event(struct bufferevent *bev, short what, void *arg)
 		c->close_after = true;
 		conn_parse(c);
 		return;
+	}
+	if ((what & BEV_EVENT_ERROR) && c->wc != NULL &&
+	    web_config_ssl_ctx(c->wc) != NULL) {
+		unsigned long e = bufferevent_get_openssl_error(bev);
+		const char *why = e != 0 ? ERR_reason_error_string(e) : NULL;
+
+		/* debug only: a port scanner must not fill the journal */
+		log_debug("closing a scrape connection: TLS: %s",
+		    why != NULL ? why : "connection error");
 	}
 	conn_free(c);
 }
