@@ -22,7 +22,7 @@
  *     probes against targets.
  *
  * Every problem, the loader's included, goes through one struct
- * ytree_report into the error list (errlist_add()), and parsing goes on,
+ * ytree_report into the error list (config_errlist_add()), and parsing goes on,
  * so a single run reports all of them.  The content of secret files never
  * reaches an error message, and neither do URLs (they may hold userinfo).
  */
@@ -54,22 +54,16 @@
 
 /* ---- errors ----------------------------------------------------------- */
 
-/* Where the problems of one load go: the caller's error list. */
-struct errlist {
-	const char		*path;		/* names the input in errors */
-	struct config_errors	*errs;
-	bool			 oom;
-};
-
 /*
  * The struct ytree_report callback at the end of the chain: every problem
  * of this load, from the YAML loader or the schema, becomes one struct
  * config_error.
  */
-static void
-errlist_add(void *userdata, unsigned line, unsigned column, char *message)
+void
+config_errlist_add(void *userdata, unsigned line, unsigned column,
+    char *message)
 {
-	struct errlist *el = userdata;
+	struct config_errlist *el = userdata;
 	struct config_error *v;
 	char *file;
 
@@ -88,6 +82,23 @@ errlist_add(void *userdata, unsigned line, unsigned column, char *message)
 	v[el->errs->n].column = column;
 	v[el->errs->n].message = message;
 	el->errs->n++;
+}
+
+/* Stable insertion sort of v[from..n) by position: the file's reading order. */
+void
+config_errors_sort(struct config_errors *errs, size_t from)
+{
+	struct config_error e;
+	size_t i, j;
+
+	for (i = from + 1; i < errs->n; i++) {
+		e = errs->v[i];
+		for (j = i; j > from && (errs->v[j - 1].line > e.line ||
+		    (errs->v[j - 1].line == e.line &&
+		    errs->v[j - 1].column > e.column)); j--)
+			errs->v[j] = errs->v[j - 1];
+		errs->v[j] = e;
+	}
 }
 
 /* ---- targets ---------------------------------------------------------- */
@@ -716,23 +727,6 @@ config_parse_root(struct schema *p, const struct ytree_node *root,
 
 /* ---- loading ---------------------------------------------------------- */
 
-/* Stable insertion sort of v[from..n) by position: the file's reading order. */
-static void
-errors_sort(struct config_errors *errs, size_t from)
-{
-	struct config_error e;
-	size_t i, j;
-
-	for (i = from + 1; i < errs->n; i++) {
-		e = errs->v[i];
-		for (j = i; j > from && (errs->v[j - 1].line > e.line ||
-		    (errs->v[j - 1].line == e.line &&
-		    errs->v[j - 1].column > e.column)); j--)
-			errs->v[j] = errs->v[j - 1];
-		errs->v[j] = e;
-	}
-}
-
 /*
  * Reads the configuration file whole.  It is opened without blocking and
  * must be a regular file: a FIFO named by mistake would otherwise stall
@@ -802,32 +796,12 @@ read_file(const char *path, const struct ytree_report *rep, char **ret,
 static int
 config_basedir(const char *path, char **ret)
 {
-	const char *env, *slash;
-	struct strbuf sb;
-	char *cwd;
+	const char *env;
 
 	env = getenv("CREDENTIALS_DIRECTORY");
 	if (env != NULL && *env != '\0')
 		return (*ret = strdup(env)) != NULL ? 0 : -ENOMEM;
-	slash = strrchr(path, '/');
-	if (slash == path)
-		return (*ret = strdup("/")) != NULL ? 0 : -ENOMEM;
-	if (slash != NULL && path[0] == '/')
-		return (*ret = strndup(path, (size_t)(slash - path))) != NULL ?
-		    0 : -ENOMEM;
-	cwd = getcwd(NULL, 0);
-	if (cwd == NULL)
-		return -errno;
-	strbuf_init(&sb);
-	strbuf_puts(&sb, cwd);
-	free(cwd);
-	if (slash != NULL) {
-		if (sb.len == 0 || sb.buf[sb.len - 1] != '/')
-			strbuf_putc(&sb, '/');
-		strbuf_append(&sb, path, (size_t)(slash - path));
-	}
-	*ret = strbuf_steal(&sb);
-	return *ret != NULL ? 0 : -ENOMEM;
+	return path_dirname(path, ret);
 }
 
 int
@@ -835,8 +809,8 @@ config_load_buffer(const char *name, const void *buf, size_t len,
     const char *basedir, struct kcm_config **ret, struct config_errors *errs)
 {
 	struct config_errors local = { NULL, 0 };
-	struct errlist el = { .path = name, .errs = errs };
-	struct ytree_report out = { errlist_add, &el };
+	struct config_errlist el = { .path = name, .errs = errs };
+	struct ytree_report out = { config_errlist_add, &el };
 	struct kcm_config *cfg = NULL;
 	struct ytree_node *root = NULL;
 	struct schema p;
@@ -862,7 +836,7 @@ out:
 	if (p.oom || el.oom)
 		r = -ENOMEM;
 	ytree_free(root);
-	errors_sort(el.errs, first);
+	config_errors_sort(el.errs, first);
 	config_errors_free(&local);
 	if (r < 0) {
 		config_free(cfg);
@@ -877,8 +851,8 @@ config_load(const char *path, struct kcm_config **ret,
     struct config_errors *errs)
 {
 	struct config_errors local = { NULL, 0 };
-	struct errlist el = { .path = path, .errs = errs };
-	struct ytree_report out = { errlist_add, &el };
+	struct config_errlist el = { .path = path, .errs = errs };
+	struct ytree_report out = { config_errlist_add, &el };
 	char *buf = NULL, *basedir = NULL;
 	size_t len = 0;
 	int r;
@@ -951,8 +925,8 @@ config_override_listen(struct kcm_config *cfg, const char *const *addrs,
     size_t n, struct config_errors *errs)
 {
 	struct config_errors local = { NULL, 0 };
-	struct errlist el = { .path = "command line", .errs = errs };
-	struct ytree_report out = { errlist_add, &el };
+	struct config_errlist el = { .path = "command line", .errs = errs };
+	struct ytree_report out = { config_errlist_add, &el };
 	struct listen_config *list;
 	struct ytree_node node;
 	struct ytree_shown sh;

@@ -446,3 +446,30 @@ utf8_sequence(const unsigned char *s, size_t avail, size_t *skip)
 	}
 	return need + 1;
 }
+
+int
+path_dirname(const char *path, char **ret)
+{
+	const char *slash = strrchr(path, '/');
+	struct strbuf sb;
+	char *cwd;
+
+	if (slash == path)
+		return (*ret = strdup("/")) != NULL ? 0 : -ENOMEM;
+	if (slash != NULL && path[0] == '/')
+		return (*ret = strndup(path, (size_t)(slash - path))) != NULL ?
+		    0 : -ENOMEM;
+	cwd = getcwd(NULL, 0);
+	if (cwd == NULL)
+		return -errno;
+	strbuf_init(&sb);
+	strbuf_puts(&sb, cwd);
+	free(cwd);
+	if (slash != NULL) {
+		if (sb.len == 0 || sb.buf[sb.len - 1] != '/')
+			strbuf_putc(&sb, '/');
+		strbuf_append(&sb, path, (size_t)(slash - path));
+	}
+	*ret = strbuf_steal(&sb);
+	return *ret != NULL ? 0 : -ENOMEM;
+}

@@ -121,55 +121,6 @@ struct tls_verify {
 	size_t	 nsans;
 };
 
-/* ---- errors ----------------------------------------------------------- */
-
-struct errlist {
-	const char		*path;
-	struct config_errors	*errs;
-	bool			 oom;
-};
-
-static void
-errlist_add(void *userdata, unsigned line, unsigned column, char *message)
-{
-	struct errlist *el = userdata;
-	struct config_error *v;
-	char *file;
-
-	file = strdup(el->path);
-	v = reallocarray(el->errs->v, el->errs->n + 1, sizeof(*v));
-	if (v != NULL)
-		el->errs->v = v;
-	if (message == NULL || file == NULL || v == NULL) {
-		free(message);
-		free(file);
-		el->oom = true;
-		return;
-	}
-	v[el->errs->n].file = file;
-	v[el->errs->n].line = line;
-	v[el->errs->n].column = column;
-	v[el->errs->n].message = message;
-	el->errs->n++;
-}
-
-/* Stable insertion sort of v[from..n) by position. */
-static void
-errors_sort(struct config_errors *errs, size_t from)
-{
-	struct config_error e;
-	size_t i, j;
-
-	for (i = from + 1; i < errs->n; i++) {
-		e = errs->v[i];
-		for (j = i; j > from && (errs->v[j - 1].line > e.line ||
-		    (errs->v[j - 1].line == e.line &&
-		    errs->v[j - 1].column > e.column)); j--)
-			errs->v[j] = errs->v[j - 1];
-		errs->v[j] = e;
-	}
-}
-
 /* OpenSSL's reason for the last failure (no secrets in it), errors cleared. */
 static const char *
 ssl_reason(void)
@@ -1735,34 +1686,6 @@ yaml_empty(const char *buf, size_t len)
 	return empty;
 }
 
-/* The folder of path, absolute. */
-static int
-path_dir(const char *path, char **ret)
-{
-	const char *slash = strrchr(path, '/');
-	struct strbuf sb;
-	char *cwd;
-
-	if (slash == path)
-		return (*ret = strdup("/")) != NULL ? 0 : -ENOMEM;
-	if (slash != NULL && path[0] == '/')
-		return (*ret = strndup(path, (size_t)(slash - path))) != NULL ?
-		    0 : -ENOMEM;
-	cwd = getcwd(NULL, 0);
-	if (cwd == NULL)
-		return -errno;
-	strbuf_init(&sb);
-	strbuf_puts(&sb, cwd);
-	free(cwd);
-	if (slash != NULL) {
-		if (sb.len == 0 || sb.buf[sb.len - 1] != '/')
-			strbuf_putc(&sb, '/');
-		strbuf_append(&sb, path, (size_t)(slash - path));
-	}
-	*ret = strbuf_steal(&sb);
-	return *ret != NULL ? 0 : -ENOMEM;
-}
-
 static void
 set_dummy_hash(struct web_config *wc)
 {
@@ -1846,7 +1769,7 @@ out:
 
 /* The errors of one load, sorted, and the result (see web_config_load). */
 static int
-finish(int r, struct schema *s, struct errlist *el, size_t first,
+finish(int r, struct schema *s, struct config_errlist *el, size_t first,
     struct web_config *wc, struct web_config **ret)
 {
 	if (r == 0 && (s->nerrors > 0 || s->oom))
@@ -1855,7 +1778,7 @@ finish(int r, struct schema *s, struct errlist *el, size_t first,
 		r = -ENOMEM;
 	else if (r == -EINVAL && el->errs->n == first)
 		r = -ENOMEM;	/* nothing could be reported */
-	errors_sort(el->errs, first);
+	config_errors_sort(el->errs, first);
 	if (r < 0) {
 		web_config_unref(wc);
 		return r;
@@ -1870,8 +1793,8 @@ web_config_load_buffer(const char *name, const void *buf, size_t len,
     struct config_errors *errs)
 {
 	struct config_errors local = { NULL, 0 };
-	struct errlist el = { .path = name, .errs = errs };
-	struct ytree_report out = { errlist_add, &el };
+	struct config_errlist el = { .path = name, .errs = errs };
+	struct ytree_report out = { config_errlist_add, &el };
 	struct web_config *wc;
 	struct schema s;
 	size_t first;
@@ -1898,8 +1821,8 @@ web_config_load(const char *path, struct web_config **ret,
     struct config_errors *errs)
 {
 	struct config_errors local = { NULL, 0 };
-	struct errlist el = { .path = path, .errs = errs };
-	struct ytree_report out = { errlist_add, &el };
+	struct config_errlist el = { .path = path, .errs = errs };
+	struct ytree_report out = { config_errlist_add, &el };
 	char *buf = NULL, *basedir = NULL;
 	struct schema s;
 	struct stat st;
@@ -1927,7 +1850,7 @@ web_config_load(const char *path, struct web_config **ret,
 		ytree_error_at(&s.rep, 0, 0, "cannot read: %s", strerror(-r));
 	if (r < 0)
 		goto out;
-	r = path_dir(path, &basedir);
+	r = path_dirname(path, &basedir);
 	if (r < 0) {
 		if (r != -ENOMEM)
 			ytree_error_at(&s.rep, 0, 0, "cannot resolve the "

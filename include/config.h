@@ -27,6 +27,23 @@ struct config_errors {
 };
 
 /*
+ * Collects the problems of one file's load (the loaders of config.c and
+ * web_config.c): config_errlist_add() is the struct ytree_report callback
+ * (userdata a struct config_errlist) that appends one error naming `path`;
+ * oom is set when one could not be kept.  config_errors_sort() orders
+ * errs->v[from..n) by position, stably: the file's reading order.
+ */
+struct config_errlist {
+	const char		*path;		/* names the input in errors */
+	struct config_errors	*errs;
+	bool			 oom;
+};
+
+void	 config_errlist_add(void *userdata, unsigned line, unsigned column,
+	    char *message);
+void	 config_errors_sort(struct config_errors *errs, size_t from);
+
+/*
  * Loads and validates `path`, reading secret files (see README).  Every
  * file is opened without blocking and must be a regular file.  On success
  * returns 0 and *ret owns a new configuration.  On failure returns a negative

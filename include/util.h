@@ -116,5 +116,10 @@ bool	 str_equal_null(const char *a, const char *b);
  */
 struct stat;
 int	 open_regular(const char *path, int *ret_fd, struct stat *ret_st);
+/*
+ * The absolute directory of path (relative: against the working
+ * directory) in *ret, to free.  0 or -errno.
+ */
+int	 path_dirname(const char *path, char **ret);
 
 #endif /* KCM_UTIL_H */
