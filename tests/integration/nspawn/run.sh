@@ -6,7 +6,9 @@
 #     WatchdogSec=3s, RestartSec=1s), started against the fake Kibana that
 #     runs INSIDE the container's network namespace and requires the API key
 #     the unit hands over with LoadCredential=;
-#   * /metrics scraped through nsenter; `systemctl reload` -> READY again;
+#   * /metrics scraped through nsenter over TLS with basic auth (the web
+#     configuration's key handed over with LoadCredential=, as README says);
+#     `systemctl reload` -> READY again;
 #   * journalctl -u shows entries with MESSAGE_ID fields (and -x the catalog);
 #   * SIGSTOP -> watchdog timeout -> killed, Result=watchdog, restarted.
 # ctest label `nspawn`.  Exits 77 (skip) only if no container can boot here.
@@ -18,6 +20,7 @@ src=$(cd "$1" && pwd)
 bin=$(readlink -f "$2")
 unit=kibana-connector-monitor.service
 KEY=bnNwYXduLWUyZTpTM2NyM3QtZm9yLWNyZWRlbnRpYWw=
+WEBPW=nspawn-scrape-Pw-5d1c
 T0=$(date +%s)
 
 skip() { echo "SKIP: $*"; exit 77; }
@@ -61,9 +64,32 @@ wait_for() {
 # --- the files the container sees --------------------------------------------
 mkdir -p "$work/etc-kcm" "$work/dropin" "$work/opt"
 cp "$bin" "$work/opt/kibana-connector-monitor"
+# The web configuration: TLS whose key comes in as a credential (the
+# service's dynamic user cannot read a root-only file), basic auth.
+ossl() { openssl "$@" >/dev/null 2>&1; }
+ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+	-keyout "$work/ca.key" -out "$work/ca.crt" -days 2 -subj /CN=kcm-nspawn-ca \
+	-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign
+ossl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+	-keyout "$work/etc-kcm/web.key" -out "$work/web.csr" -subj /CN=127.0.0.1
+printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$work/san.ext"
+ossl x509 -req -in "$work/web.csr" -CA "$work/ca.crt" -CAkey "$work/ca.key" \
+	-CAcreateserial -days 2 -out "$work/etc-kcm/web.crt" -extfile "$work/san.ext"
+chmod 600 "$work/etc-kcm/web.key"
+chmod 644 "$work/etc-kcm/web.crt"
+hash=$(python3 -W ignore -c 'import crypt, sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=32)))' "$WEBPW")
+cat >"$work/etc-kcm/web.yml" <<WEB
+tls_server_config:
+  cert_file: web.crt
+  key_file: /run/credentials/$unit/web.key
+basic_auth_users:
+  prometheus: "$hash"
+WEB
+chmod 644 "$work/etc-kcm/web.yml"
 cat >"$work/etc-kcm/config.yml" <<CFG
 listen: "127.0.0.1:9479"
 log_level: info
+web_config_file: /etc/kibana-connector-monitor/web.yml
 targets:
   - name: nspawn
     kibana:
@@ -86,6 +112,7 @@ ExecStart=
 ExecStart=/opt/kcm/kibana-connector-monitor --config /etc/kibana-connector-monitor/config.yml
 WatchdogSec=3s
 RestartSec=1s
+LoadCredential=web.key:/etc/kibana-connector-monitor/web.key
 DROPIN
 
 # --- boot ----------------------------------------------------------------------
@@ -133,11 +160,17 @@ timeout 60 nsenter -t "$L" -a systemctl start "$unit" || {
 state=$(cin systemctl show -p ActiveState,SubState,Type,NotifyAccess,StatusText "$unit")
 echo "$state"
 echo "$state" | grep -qx "ActiveState=active" || fail "unit not active"
-scrape() { nsenter -t "$L" -n curl -fsS --max-time 5 http://127.0.0.1:9479/metrics; }
+scrape() {
+	nsenter -t "$L" -n curl -fsS --max-time 5 --cacert "$work/ca.crt" \
+		-u "prometheus:$WEBPW" https://127.0.0.1:9479/metrics
+}
 up_ok() { scrape | grep -q '^kibana_connector_monitor_up{target="nspawn",api="connectors"} 1$'; }
 # up == 1 means Kibana accepted the API key read through LoadCredential=.
 wait_for 20 "kibana_connector_monitor_up == 1 (API key from LoadCredential accepted)" up_ok
 scrape >"$work/metrics.txt"
+code=$(nsenter -t "$L" -n curl -sS -o /dev/null -w '%{http_code}' --max-time 5 \
+	--cacert "$work/ca.crt" https://127.0.0.1:9479/metrics)
+[ "$code" = 401 ] || fail "a scrape without credentials got $code, not 401"
 grep -q '^kibana_connector_info{' "$work/metrics.txt" || fail "no connector series"
 grep -q '^kibana_connector_monitor_config_last_reload_successful 1$' "$work/metrics.txt" || fail "no reload metric"
 grep -c "Authorization: ApiKey" "$work/fake.out" >/dev/null || true
