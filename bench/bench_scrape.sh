@@ -77,10 +77,14 @@ YML
 	pids+=("$dpid")
 	for _ in $(seq 100); do grep -q 'listen=' "$tmp/$1.err" 2>/dev/null && break; sleep 0.1; done
 	addr=$(grep -o 'listen=[^ ]*' "$tmp/$1.err" | head -1 | cut -d= -f2)
+	# Not curl | grep -q: grep quits at the match, curl dies of SIGPIPE
+	# and pipefail turns the match into a failure.
 	for _ in $(seq 3000); do
-		curl -s "http://$addr/metrics" | grep -q 'kibana_connector_monitor_up{target="bench",api="rules"} 1' && return 0
+		curl -fs -o /dev/null "http://$addr/-/ready" && break
 		sleep 0.1
 	done
+	curl -fs -o "$tmp/$1.metrics" "http://$addr/metrics"
+	grep -q 'kibana_connector_monitor_up{target="bench",api="rules"} 1' "$tmp/$1.metrics" && return 0
 	echo "bench: the daemon never finished an inventory cycle" >&2
 	exit 1
 }
