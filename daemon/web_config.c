@@ -1069,46 +1069,6 @@ static const struct schema_key top_keys[TOP_NKEYS] = {
 
 /* ---- files ------------------------------------------------------------ */
 
-/* Reads an open regular file whole (at most max bytes) into a heap buffer. */
-static int
-read_fd(int fd, size_t max, char **ret, size_t *ret_len)
-{
-	struct strbuf sb;
-	char chunk[8192];
-	ssize_t k;
-	int r = 0;
-
-	strbuf_init(&sb);
-	for (;;) {
-		k = read(fd, chunk, sizeof(chunk));
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0) {
-			r = -errno;
-			break;
-		}
-		if (k == 0)
-			break;
-		if (sb.len + (size_t)k > max) {
-			r = -EFBIG;
-			break;
-		}
-		if (strbuf_append(&sb, chunk, (size_t)k) < 0) {
-			r = -ENOMEM;
-			break;
-		}
-	}
-	explicit_bzero(chunk, sizeof(chunk));
-	if (r == 0 && (*ret_len = sb.len, (*ret = strbuf_steal(&sb)) == NULL))
-		r = -ENOMEM;
-	if (r < 0) {
-		if (sb.buf != NULL)
-			explicit_bzero(sb.buf, sb.len);
-		strbuf_free(&sb);
-	}
-	return r;
-}
-
 /*
  * The file `key` names, read whole: a secret file (not group/other
  * readable) or any regular file.  Reports and returns -errno on failure.
@@ -1144,7 +1104,7 @@ load_file(struct schema *s, const char *key, const struct ytree_node *at,
 			return r;
 		}
 	}
-	r = read_fd(fd, secret ? SECRET_MAX : WEB_CONFIG_MAX_FILE, ret,
+	r = read_regular(fd, secret ? SECRET_MAX : WEB_CONFIG_MAX_FILE, ret,
 	    ret_len);
 	close(fd);
 	if (r == -ENOMEM)
@@ -1842,7 +1802,7 @@ web_config_load(const char *path, struct web_config **ret,
 		ytree_error_at(&s.rep, 0, 0, "cannot open: %s", strerror(-r));
 		goto out;
 	}
-	r = read_fd(fd, WEB_CONFIG_MAX_FILE, &buf, &len);
+	r = read_regular(fd, WEB_CONFIG_MAX_FILE, &buf, &len);
 	if (r == -EFBIG)
 		ytree_error_at(&s.rep, 0, 0, "larger than %d MiB",
 		    WEB_CONFIG_MAX_FILE / (1024 * 1024));
