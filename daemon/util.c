@@ -1,6 +1,6 @@
 /*
- * util.c: clocks, the string buffer, strict parsers, base64, opening
- * regular files.
+ * util.c: clocks, the string buffer, strict parsers, base64, opening and
+ * reading regular files.
  */
 #include <sys/time.h>
 
@@ -445,6 +445,45 @@ utf8_sequence(const unsigned char *s, size_t avail, size_t *skip)
 		hi = 0xbf;
 	}
 	return need + 1;
+}
+
+int
+read_regular(int fd, size_t max, char **ret, size_t *ret_len)
+{
+	struct strbuf sb;
+	char chunk[8192];
+	ssize_t k;
+	int r = 0;
+
+	strbuf_init(&sb);
+	for (;;) {
+		k = read(fd, chunk, sizeof(chunk));
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			r = -errno;
+			break;
+		}
+		if (k == 0)
+			break;
+		if (sb.len + (size_t)k > max) {
+			r = -EFBIG;
+			break;
+		}
+		if (strbuf_append(&sb, chunk, (size_t)k) < 0) {
+			r = -ENOMEM;
+			break;
+		}
+	}
+	explicit_bzero(chunk, sizeof(chunk));
+	if (r == 0 && (*ret_len = sb.len, (*ret = strbuf_steal(&sb)) == NULL))
+		r = -ENOMEM;
+	if (r < 0) {
+		if (sb.buf != NULL)
+			explicit_bzero(sb.buf, sb.len);
+		strbuf_free(&sb);
+	}
+	return r;
 }
 
 int

@@ -1,6 +1,7 @@
 /*
  * web_config.c: the exporter-toolkit web configuration file (see
- * web_config.h and README, "Web configuration").
+ * web_config.h and README, "Web configuration"); the TLS rules and the
+ * SSL_CTX are web_tls.c's.
  *
  * The rules are exporter-toolkit's, read from its source (commit 0089e786 of
  * github.com/prometheus/exporter-toolkit unless noted), never its code:
@@ -10,52 +11,27 @@
  *    configuration), defaults min_version TLS12, max_version TLS13,
  *    prefer_server_cipher_suites true, http2 true; relative cert_file,
  *    key_file and client_ca_file join the folder of the web config file.
- *  - TLSConfig.IsEnabled(): TLS is on when any of cert, cert_file, key,
- *    key_file, client_ca, client_ca_file, client_auth_type is set (an empty
- *    string is "not set"); otherwise plain HTTP, whatever else
- *    tls_server_config holds.
- *  - validateTLSPaths(): "missing one of cert or cert_file", "missing one of
- *    key or key_file".
- *  - ConfigToTLSConfig(): the certificate and key must load and match
- *    (tls.X509KeyPair); client_auth_type is "" or NoClientCert,
+ *  - ConfigToTLSConfig(): client_auth_type is "" or NoClientCert,
  *    RequestClientCert, RequireAnyClientCert (and its old name
  *    RequireClientCert), VerifyClientCertIfGiven, RequireAndVerifyClientCert,
- *    anything else "invalid ClientAuth"; a client CA with NoClientCert is
- *    refused ("client CA's have been configured without a Client Auth
- *    Policy"); client_allowed_sans needs RequireAnyClientCert or
- *    RequireAndVerifyClientCert, and a client certificate passes when one of
- *    its DNS, e-mail, IP or URI SANs equals an entry.  A verifying policy
- *    without a client CA verifies against the system's roots (Go's nil
- *    ClientCAs).
+ *    anything else "invalid ClientAuth".
  *  - Cipher.UnmarshalYAML(): only names in Go's tls.CipherSuites() ("unknown
- *    cipher"); Go applies the list to TLS 1.0-1.2 only.  Curve: CurveP256,
- *    CurveP384, CurveP521, X25519 ("unknown curve").  TLSVersion: TLS10,
- *    TLS11, TLS12, TLS13 ("unknown TLS version").
+ *    cipher").  Curve: CurveP256, CurveP384, CurveP521, X25519 ("unknown
+ *    curve").  TLSVersion: TLS10, TLS11, TLS12, TLS13 ("unknown TLS
+ *    version").
  *  - web/handler.go: validateUsers() (every hash must pass bcrypt.Cost()),
  *    validateHeaderConfig() (extraHTTPHeaders: only Strict-Transport-Security,
  *    X-Content-Type-Options (nosniff), X-Frame-Options (deny, sameorigin),
  *    X-XSS-Protection, Content-Security-Policy).
- *  - web/tls_config_test.go "No HTTP2 cipher": with http2 on, Go's HTTP/2
- *    server refuses a TLS <= 1.2 cipher list without
- *    TLS_ECDHE_{RSA,ECDSA}_WITH_AES_128_GCM_SHA256; refused here at load.
  *
  * rate_limit (web/tls_config.go Serve(), RateLimiterConfig): a limiter
  * only when interval is not 0, rate.Every(interval) with `burst` tokens,
  * checked before anything else of a request (429).  Here it belongs to the
  * loaded object, so a reload applies a changed rate_limit with a full
  * bucket (exporter-toolkit keeps the limiter of its start).
- *
- * Refused here although exporter-toolkit takes them (each with an error
- * naming the key): cert together with
- * cert_file (and key/key_file, client_ca/client_ca_file: exporter-toolkit
- * silently prefers the file); a client CA file without any certificate
- * (exporter-toolkit's later testdata web_config_auth_clientCAs_nocerts.bad.yml);
- * min_version above max_version (Go fails every handshake).
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -65,10 +41,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 #include <yaml.h>
 
 #include "config.h"
@@ -76,20 +49,11 @@
 #include "secret.h"
 #include "util.h"
 #include "web_config.h"
+#include "web_tls.h"
 #include "ytree.h"
 
-#define WEB_CONFIG_MAX_FILE	(1024 * 1024)	/* the YAML, a cert, a CA */
-#define REASON_MAX		160
 /* exporter-toolkit's dummy hash (web/handler.go), cost digits replaced. */
 #define DUMMY_HASH_FMT	"$2y$%02u$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi"
-
-enum client_auth {
-	CLIENT_AUTH_NONE,		/* NoClientCert */
-	CLIENT_AUTH_REQUEST,		/* RequestClientCert */
-	CLIENT_AUTH_REQUIRE_ANY,	/* RequireAnyClientCert */
-	CLIENT_AUTH_VERIFY_IF_GIVEN,	/* VerifyClientCertIfGiven */
-	CLIENT_AUTH_REQUIRE_VERIFY,	/* RequireAndVerifyClientCert */
-};
 
 struct web_user {
 	char	*name;
@@ -114,48 +78,7 @@ struct web_config {
 	char		 dummy_hash[64];
 };
 
-/* What the handshake checks of a client certificate; owned by the SSL_CTX. */
-struct tls_verify {
-	bool	 verify_chain;
-	char	**sans;
-	size_t	 nsans;
-};
-
-/* OpenSSL's reason for the last failure (no secrets in it), errors cleared. */
-static const char *
-ssl_reason(void)
-{
-	unsigned long e = ERR_peek_last_error();
-	const char *s = e != 0 ? ERR_reason_error_string(e) : NULL;
-
-	ERR_clear_error();
-	return s != NULL ? s : "unknown error";
-}
-
 /* ---- the parsed file, before the SSL_CTX is built --------------------- */
-
-struct tls_parse {
-	const struct ytree_node *node;		/* the mapping */
-	char	*cert_file, *key_file, *client_ca_file;	/* resolved */
-	char	*cert, *key, *client_ca;		/* inline PEM; key secret */
-	const struct ytree_node *cert_at, *key_at, *client_ca_at;
-	bool	 client_auth_set;
-	enum client_auth client_auth;
-	const struct ytree_node *client_auth_at;
-	int	 min_version, max_version;
-	const struct ytree_node *min_at, *max_at;
-	/* indexes into ciphers[] */
-	size_t	*ciphers;
-	size_t	 nciphers;
-	const struct ytree_node *ciphers_at;
-	int	*curves;
-	size_t	 ncurves;
-	bool	 prefer_server;
-	char	**sans;
-	size_t	 nsans;
-	bool	 sans_set;
-	const struct ytree_node *sans_at;
-};
 
 struct http_parse {
 	bool	 http2;
@@ -172,30 +95,12 @@ struct parse {
 	struct schema	*s;
 	const char	*basedir;
 	struct rate_parse rate;
-	struct tls_parse tls;
+	struct web_tls_parse tls;
 	struct http_parse http;
 	struct web_user	*users;
 	size_t		 nusers;
 	const struct ytree_node *users_at;
 };
-
-static void
-tls_parse_done(struct tls_parse *t)
-{
-	size_t i;
-
-	free(t->cert_file);
-	free(t->key_file);
-	free(t->client_ca_file);
-	free(t->cert);
-	secret_free(t->key);
-	free(t->client_ca);
-	free(t->ciphers);
-	free(t->curves);
-	for (i = 0; i < t->nsans; i++)
-		free(t->sans[i]);
-	free(t->sans);
-}
 
 static void
 users_free(struct web_user *u, size_t n)
@@ -349,21 +254,21 @@ tls_client_ca(struct schema *s, const struct schema_key *k,
 
 static const struct {
 	const char	*name;
-	enum client_auth value;
+	enum web_tls_client_auth value;
 } client_auth_types[] = {
-	{ "NoClientCert", CLIENT_AUTH_NONE },
-	{ "RequestClientCert", CLIENT_AUTH_REQUEST },
-	{ "RequireAnyClientCert", CLIENT_AUTH_REQUIRE_ANY },
-	{ "RequireClientCert", CLIENT_AUTH_REQUIRE_ANY },  /* old name */
-	{ "VerifyClientCertIfGiven", CLIENT_AUTH_VERIFY_IF_GIVEN },
-	{ "RequireAndVerifyClientCert", CLIENT_AUTH_REQUIRE_VERIFY },
+	{ "NoClientCert", WEB_TLS_CLIENT_AUTH_NONE },
+	{ "RequestClientCert", WEB_TLS_CLIENT_AUTH_REQUEST },
+	{ "RequireAnyClientCert", WEB_TLS_CLIENT_AUTH_REQUIRE_ANY },
+	{ "RequireClientCert", WEB_TLS_CLIENT_AUTH_REQUIRE_ANY },  /* old name */
+	{ "VerifyClientCertIfGiven", WEB_TLS_CLIENT_AUTH_VERIFY_IF_GIVEN },
+	{ "RequireAndVerifyClientCert", WEB_TLS_CLIENT_AUTH_REQUIRE_VERIFY },
 };
 
 static int
 tls_client_auth_type(struct schema *s, const struct schema_key *k,
     const struct ytree_node *v, void *ctx, const char *where)
 {
-	struct tls_parse *t = TLS_CTX(ctx);
+	struct web_tls_parse *t = TLS_CTX(ctx);
 	struct ytree_shown sh;
 	const char *str;
 	size_t i;
@@ -387,43 +292,18 @@ tls_client_auth_type(struct schema *s, const struct schema_key *k,
 	return -EINVAL;
 }
 
-static const struct {
-	const char	*name;
-	int		 version;
-} tls_versions[] = {
-	{ "TLS10", TLS1_VERSION },
-	{ "TLS11", TLS1_1_VERSION },
-	{ "TLS12", TLS1_2_VERSION },
-	{ "TLS13", TLS1_3_VERSION },
-};
-
-static const char *
-tls_version_name(int version)
-{
-	size_t i;
-
-	for (i = 0; i < ELEMENTSOF(tls_versions); i++)
-		if (tls_versions[i].version == version)
-			return tls_versions[i].name;
-	return "?";
-}
-
 static int
 parse_version(struct schema *s, const char *key, const struct ytree_node *v,
     int *ret)
 {
 	struct ytree_shown sh;
 	const char *str;
-	size_t i;
 
 	str = schema_expect_scalar(s, key, v, "a TLS version");
 	if (str == NULL)
 		return -EINVAL;
-	for (i = 0; i < ELEMENTSOF(tls_versions); i++)
-		if (strcmp(str, tls_versions[i].name) == 0) {
-			*ret = tls_versions[i].version;
-			return 0;
-		}
+	if (web_tls_version_find(str, ret) == 0)
+		return 0;
 	ytree_error(&s->rep, v, "'%s': unknown TLS version '%s' (use TLS10, "
 	    "TLS11, TLS12 or TLS13)", key, ytree_show(&sh, str));
 	return -EINVAL;
@@ -446,40 +326,6 @@ tls_max_version(struct schema *s, const struct schema_key *k,
 	TLS_CTX(ctx)->max_at = v;
 	return parse_version(s, k->key, v, &TLS_CTX(ctx)->max_version);
 }
-
-/*
- * Go's tls.CipherSuites() (Go 1.22-1.25; exporter-toolkit accepts exactly
- * these names) with OpenSSL's names; TLS 1.3 suites have none: Go ignores
- * cipher_suites for TLS 1.3, and so does this daemon.
- */
-static const struct {
-	const char	*go;
-	const char	*openssl;	/* NULL: a TLS 1.3 suite */
-} ciphers[] = {
-	{ "TLS_RSA_WITH_AES_128_CBC_SHA", "AES128-SHA" },
-	{ "TLS_RSA_WITH_AES_256_CBC_SHA", "AES256-SHA" },
-	{ "TLS_RSA_WITH_AES_128_GCM_SHA256", "AES128-GCM-SHA256" },
-	{ "TLS_RSA_WITH_AES_256_GCM_SHA384", "AES256-GCM-SHA384" },
-	{ "TLS_AES_128_GCM_SHA256", NULL },
-	{ "TLS_AES_256_GCM_SHA384", NULL },
-	{ "TLS_CHACHA20_POLY1305_SHA256", NULL },
-	{ "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA", "ECDHE-ECDSA-AES128-SHA" },
-	{ "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA", "ECDHE-ECDSA-AES256-SHA" },
-	{ "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", "ECDHE-RSA-AES128-SHA" },
-	{ "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA", "ECDHE-RSA-AES256-SHA" },
-	{ "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
-	    "ECDHE-ECDSA-AES128-GCM-SHA256" },
-	{ "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
-	    "ECDHE-ECDSA-AES256-GCM-SHA384" },
-	{ "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
-	    "ECDHE-RSA-AES128-GCM-SHA256" },
-	{ "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
-	    "ECDHE-RSA-AES256-GCM-SHA384" },
-	{ "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
-	    "ECDHE-RSA-CHACHA20-POLY1305" },
-	{ "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
-	    "ECDHE-ECDSA-CHACHA20-POLY1305" },
-};
 
 /* Go's tls.InsecureCipherSuites(): refused by exporter-toolkit too. */
 static const char *const insecure_ciphers[] = {
@@ -508,7 +354,7 @@ static int
 tls_cipher_suites(struct schema *s, const struct schema_key *k,
     const struct ytree_node *v, void *ctx, const char *where)
 {
-	struct tls_parse *t = TLS_CTX(ctx);
+	struct web_tls_parse *t = TLS_CTX(ctx);
 	struct ytree_shown sh;
 	const char *str;
 	size_t i, j;
@@ -532,11 +378,8 @@ tls_cipher_suites(struct schema *s, const struct schema_key *k,
 			ok = false;
 			continue;
 		}
-		for (j = 0; j < ELEMENTSOF(ciphers); j++)
-			if (strcmp(str, ciphers[j].go) == 0)
-				break;
-		if (j < ELEMENTSOF(ciphers)) {
-			t->ciphers[t->nciphers++] = j;
+		if (web_tls_cipher_find(str, &t->ciphers[t->nciphers]) == 0) {
+			t->nciphers++;
 			continue;
 		}
 		ok = false;
@@ -557,26 +400,14 @@ tls_cipher_suites(struct schema *s, const struct schema_key *k,
 	return ok ? 0 : -EINVAL;
 }
 
-/* exporter-toolkit's curves (web/tls_config.go) with OpenSSL's group names. */
-static const struct {
-	const char	*go;
-	const char	*openssl;
-	int		 nid;
-} curves[] = {
-	{ "CurveP256", "P-256", NID_X9_62_prime256v1 },
-	{ "CurveP384", "P-384", NID_secp384r1 },
-	{ "CurveP521", "P-521", NID_secp521r1 },
-	{ "X25519", "X25519", NID_X25519 },
-};
-
 static int
 tls_curve_preferences(struct schema *s, const struct schema_key *k,
     const struct ytree_node *v, void *ctx, const char *where)
 {
-	struct tls_parse *t = TLS_CTX(ctx);
+	struct web_tls_parse *t = TLS_CTX(ctx);
 	struct ytree_shown sh;
 	const char *str;
-	size_t i, j;
+	size_t i;
 	bool ok = true;
 
 	(void)where;
@@ -596,11 +427,8 @@ tls_curve_preferences(struct schema *s, const struct schema_key *k,
 			ok = false;
 			continue;
 		}
-		for (j = 0; j < ELEMENTSOF(curves); j++)
-			if (strcmp(str, curves[j].go) == 0)
-				break;
-		if (j < ELEMENTSOF(curves)) {
-			t->curves[t->ncurves++] = (int)j;
+		if (web_tls_curve_find(str, &t->curves[t->ncurves]) == 0) {
+			t->ncurves++;
 			continue;
 		}
 		ok = false;
@@ -622,7 +450,7 @@ static int
 tls_client_allowed_sans(struct schema *s, const struct schema_key *k,
     const struct ytree_node *v, void *ctx, const char *where)
 {
-	struct tls_parse *t = TLS_CTX(ctx);
+	struct web_tls_parse *t = TLS_CTX(ctx);
 	const char *str;
 	size_t i;
 	bool ok = true;
@@ -1067,601 +895,6 @@ static const struct schema_key top_keys[TOP_NKEYS] = {
 	    false),
 };
 
-/* ---- files ------------------------------------------------------------ */
-
-/* Reads an open regular file whole (at most max bytes) into a heap buffer. */
-static int
-read_fd(int fd, size_t max, char **ret, size_t *ret_len)
-{
-	struct strbuf sb;
-	char chunk[8192];
-	ssize_t k;
-	int r = 0;
-
-	strbuf_init(&sb);
-	for (;;) {
-		k = read(fd, chunk, sizeof(chunk));
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0) {
-			r = -errno;
-			break;
-		}
-		if (k == 0)
-			break;
-		if (sb.len + (size_t)k > max) {
-			r = -EFBIG;
-			break;
-		}
-		if (strbuf_append(&sb, chunk, (size_t)k) < 0) {
-			r = -ENOMEM;
-			break;
-		}
-	}
-	explicit_bzero(chunk, sizeof(chunk));
-	if (r == 0 && (*ret_len = sb.len, (*ret = strbuf_steal(&sb)) == NULL))
-		r = -ENOMEM;
-	if (r < 0) {
-		if (sb.buf != NULL)
-			explicit_bzero(sb.buf, sb.len);
-		strbuf_free(&sb);
-	}
-	return r;
-}
-
-/*
- * The file `key` names, read whole: a secret file (not group/other
- * readable) or any regular file.  Reports and returns -errno on failure.
- */
-static int
-load_file(struct schema *s, const char *key, const struct ytree_node *at,
-    const char *path, bool secret, char **ret, size_t *ret_len)
-{
-	char reason[REASON_MAX];
-	struct ytree_shown sh;
-	off_t size;
-	int fd, r;
-
-	if (secret) {
-		r = secret_open(path, &fd, &size, reason, sizeof(reason));
-		if (r < 0) {
-			if (r == -ENOMEM)
-				s->oom = true;
-			else
-				ytree_error(&s->rep, at, "'%s': secret file "
-				    "'%s' %s", key, ytree_show(&sh, path),
-				    reason);
-			return r;
-		}
-	} else {
-		r = open_regular(path, &fd, NULL);
-		if (r < 0) {
-			ytree_error(&s->rep, at, "'%s': file '%s' %s%s", key,
-			    ytree_show(&sh, path), r == -EISDIR ||
-			    r == -EBADFD ? "is not a regular file" :
-			    "cannot be opened: ", r == -EISDIR || r == -EBADFD ?
-			    "" : strerror(-r));
-			return r;
-		}
-	}
-	r = read_fd(fd, secret ? SECRET_MAX : WEB_CONFIG_MAX_FILE, ret,
-	    ret_len);
-	close(fd);
-	if (r == -ENOMEM)
-		s->oom = true;
-	else if (r == -EFBIG)
-		ytree_error(&s->rep, at, "'%s': file '%s' is larger than %d "
-		    "KiB", key, ytree_show(&sh, path), (secret ? SECRET_MAX :
-		    WEB_CONFIG_MAX_FILE) / 1024);
-	else if (r < 0)
-		ytree_error(&s->rep, at, "'%s': file '%s' cannot be read: %s",
-		    key, ytree_show(&sh, path), strerror(-r));
-	return r;
-}
-
-/* Never asks for a passphrase (an encrypted key is refused). */
-static int
-no_passphrase(char *buf, int size, int rwflag, void *u)
-{
-	(void)buf;
-	(void)size;
-	(void)rwflag;
-	(void)u;
-	return -1;
-}
-
-/* Every certificate in a PEM buffer; other PEM blocks are skipped (as Go). */
-static STACK_OF(X509) *
-pem_certs(const char *buf, size_t len)
-{
-	STACK_OF(X509) *sk;
-	X509 *x;
-	BIO *bio;
-
-	if (len > INT_MAX)
-		return NULL;
-	sk = sk_X509_new_null();
-	bio = BIO_new_mem_buf(buf, (int)len);
-	if (sk == NULL || bio == NULL) {
-		sk_X509_free(sk);
-		BIO_free(bio);
-		return NULL;
-	}
-	while ((x = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL)) != NULL)
-		if (sk_X509_push(sk, x) <= 0) {
-			X509_free(x);
-			break;
-		}
-	ERR_clear_error();	/* the end of the input is an "error" */
-	BIO_free(bio);
-	return sk;
-}
-
-/* ---- the SSL_CTX ------------------------------------------------------ */
-
-static int verify_index = -1;
-static pthread_once_t verify_once = PTHREAD_ONCE_INIT;
-
-static void
-tls_verify_free(struct tls_verify *tv)
-{
-	size_t i;
-
-	if (tv == NULL)
-		return;
-	for (i = 0; i < tv->nsans; i++)
-		free(tv->sans[i]);
-	free(tv->sans);
-	free(tv);
-}
-
-static void
-verify_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
-    long argl, void *argp)
-{
-	(void)parent;
-	(void)ad;
-	(void)idx;
-	(void)argl;
-	(void)argp;
-	tls_verify_free(ptr);
-}
-
-static void
-verify_index_init(void)
-{
-	verify_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL,
-	    verify_ex_free);
-}
-
-static bool
-san_allowed(const struct tls_verify *tv, const char *s, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < tv->nsans; i++)
-		if (strlen(tv->sans[i]) == len &&
-		    memcmp(tv->sans[i], s, len) == 0)
-			return true;
-	return false;
-}
-
-/* tls_config.go VerifyPeerCertificate(): DNS, e-mail, IP and URI SANs. */
-static bool
-sans_match(const struct tls_verify *tv, X509 *cert)
-{
-	GENERAL_NAMES *names;
-	const GENERAL_NAME *gn;
-	const ASN1_STRING *str;
-	char ip[INET6_ADDRSTRLEN];
-	bool found = false;
-	int i, n, len;
-
-	if (cert == NULL)
-		return false;
-	names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
-	if (names == NULL)
-		return false;
-	n = sk_GENERAL_NAME_num(names);
-	for (i = 0; i < n && !found; i++) {
-		gn = sk_GENERAL_NAME_value(names, i);
-		switch (gn->type) {
-		case GEN_DNS:
-		case GEN_EMAIL:
-		case GEN_URI:
-			str = gn->d.ia5;
-			found = san_allowed(tv, (const char *)
-			    ASN1_STRING_get0_data(str),
-			    (size_t)ASN1_STRING_length(str));
-			break;
-		case GEN_IPADD:
-			str = gn->d.iPAddress;
-			len = ASN1_STRING_length(str);
-			if ((len != 4 && len != 16) ||
-			    inet_ntop(len == 4 ? AF_INET : AF_INET6,
-			    ASN1_STRING_get0_data(str), ip, sizeof(ip)) == NULL)
-				break;
-			found = san_allowed(tv, ip, strlen(ip));
-			break;
-		default:
-			break;
-		}
-	}
-	GENERAL_NAMES_free(names);
-	return found;
-}
-
-/*
- * The client certificate check of every handshake: the chain against the
- * client CAs for the verifying policies (none for RequestClientCert and
- * RequireAnyClientCert: Go accepts any certificate there), then
- * client_allowed_sans.
- */
-static int
-verify_client(X509_STORE_CTX *xs, void *arg)
-{
-	const struct tls_verify *tv = arg;
-
-	if (tv->verify_chain && X509_verify_cert(xs) <= 0)
-		return 0;
-	if (tv->nsans > 0 && !sans_match(tv, X509_STORE_CTX_get0_cert(xs))) {
-		X509_STORE_CTX_set_error(xs, X509_V_ERR_CERT_REJECTED);
-		return 0;
-	}
-	return 1;
-}
-
-/* The certificate chain and the key; reports what fails. */
-static int
-ctx_use_cert_key(struct schema *s, SSL_CTX *ctx, struct tls_parse *t)
-{
-	STACK_OF(X509) *chain = NULL;
-	char *cbuf = NULL, *kbuf = NULL;
-	size_t clen = 0, klen = 0;
-	const char *ckey = t->cert_file != NULL ? "cert_file" : "cert";
-	const char *kkey = t->key_file != NULL ? "key_file" : "key";
-	EVP_PKEY *pkey = NULL;
-	BIO *bio = NULL;
-	X509 *x;
-	int r = -EINVAL;
-
-	if (t->cert_file != NULL) {
-		if (load_file(s, ckey, t->cert_at, t->cert_file, false, &cbuf,
-		    &clen) < 0)
-			goto out;
-	} else if ((cbuf = schema_strdup(s, t->cert)) == NULL)
-		goto out;
-	else
-		clen = strlen(cbuf);
-	if (t->key_file != NULL) {
-		if (load_file(s, kkey, t->key_at, t->key_file, true, &kbuf,
-		    &klen) < 0)
-			goto out;
-	} else {
-		kbuf = schema_strdup(s, t->key);
-		if (kbuf == NULL)
-			goto out;
-		klen = strlen(kbuf);
-	}
-	chain = pem_certs(cbuf, clen);
-	if (chain == NULL) {
-		s->oom = true;
-		goto out;
-	}
-	if (sk_X509_num(chain) == 0) {
-		ytree_error(&s->rep, t->cert_at, "'%s': no PEM certificate "
-		    "found", ckey);
-		goto out;
-	}
-	bio = BIO_new_mem_buf(kbuf, (int)klen);
-	if (bio == NULL) {
-		s->oom = true;
-		goto out;
-	}
-	pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
-	ERR_clear_error();
-	if (pkey == NULL) {
-		/* never the key's text, nor OpenSSL's words about it */
-		ytree_error(&s->rep, t->key_at, "'%s': no unencrypted PEM "
-		    "private key found", kkey);
-		goto out;
-	}
-	x = sk_X509_shift(chain);
-	if (SSL_CTX_use_certificate(ctx, x) != 1) {
-		X509_free(x);
-		ytree_error(&s->rep, t->cert_at, "'%s': the certificate is "
-		    "refused: %s", ckey, ssl_reason());
-		goto out;
-	}
-	X509_free(x);
-	while ((x = sk_X509_shift(chain)) != NULL)
-		if (SSL_CTX_add0_chain_cert(ctx, x) != 1) {
-			X509_free(x);
-			ytree_error(&s->rep, t->cert_at, "'%s': a chain "
-			    "certificate is refused: %s", ckey, ssl_reason());
-			goto out;
-		}
-	if (SSL_CTX_use_PrivateKey(ctx, pkey) != 1 ||
-	    SSL_CTX_check_private_key(ctx) != 1) {
-		ERR_clear_error();
-		ytree_error(&s->rep, t->key_at, "'%s': the private key does not "
-		    "match the certificate of '%s'", kkey, ckey);
-		goto out;
-	}
-	r = 0;
-out:
-	EVP_PKEY_free(pkey);
-	BIO_free(bio);
-	sk_X509_pop_free(chain, X509_free);
-	free(cbuf);
-	if (kbuf != NULL) {
-		explicit_bzero(kbuf, klen);
-		free(kbuf);
-	}
-	return r;
-}
-
-/* The client CAs: trust store and the names sent in CertificateRequest. */
-static int
-ctx_use_client_ca(struct schema *s, SSL_CTX *ctx, struct tls_parse *t)
-{
-	const char *key = t->client_ca_file != NULL ? "client_ca_file" :
-	    "client_ca";
-	STACK_OF(X509) *sk;
-	X509_STORE *store;
-	char *buf = NULL;
-	size_t len = 0;
-	X509 *x;
-	int i, r = -EINVAL;
-
-	if (t->client_ca_file != NULL) {
-		if (load_file(s, key, t->client_ca_at, t->client_ca_file, false,
-		    &buf, &len) < 0)
-			return -EINVAL;
-	} else if ((buf = schema_strdup(s, t->client_ca)) == NULL)
-		return -ENOMEM;
-	else
-		len = strlen(buf);
-	sk = pem_certs(buf, len);
-	free(buf);
-	if (sk == NULL) {
-		s->oom = true;
-		return -ENOMEM;
-	}
-	if (sk_X509_num(sk) == 0) {
-		ytree_error(&s->rep, t->client_ca_at, "'%s': no PEM "
-		    "certificate found", key);
-		goto out;
-	}
-	store = SSL_CTX_get_cert_store(ctx);
-	for (i = 0; i < sk_X509_num(sk); i++) {
-		x = sk_X509_value(sk, i);
-		if (X509_STORE_add_cert(store, x) != 1 ||
-		    SSL_CTX_add_client_CA(ctx, x) != 1) {
-			ytree_error(&s->rep, t->client_ca_at, "'%s': a "
-			    "certificate is refused: %s", key, ssl_reason());
-			goto out;
-		}
-	}
-	r = 0;
-out:
-	sk_X509_pop_free(sk, X509_free);
-	return r;
-}
-
-static int
-ctx_ciphers_curves(struct schema *s, SSL_CTX *ctx, struct tls_parse *t)
-{
-	struct strbuf sb;
-	size_t i;
-	int r = 0;
-
-	strbuf_init(&sb);
-	for (i = 0; i < t->nciphers; i++) {
-		if (ciphers[t->ciphers[i]].openssl == NULL)
-			continue;	/* TLS 1.3: ignored, as Go does */
-		if (sb.len > 0)
-			strbuf_putc(&sb, ':');
-		strbuf_puts(&sb, ciphers[t->ciphers[i]].openssl);
-	}
-	if (strbuf_failed(&sb)) {
-		s->oom = true;
-		return -ENOMEM;
-	}
-	if (t->nciphers > 0 && sb.len == 0) {
-		/* only TLS 1.3 names: Go negotiates nothing below TLS 1.3 */
-		if (t->max_version < TLS1_3_VERSION) {
-			ytree_error(&s->rep, t->ciphers_at, "'cipher_suites': "
-			    "only TLS 1.3 suites, which apply to no version up "
-			    "to max_version %s: no handshake could succeed",
-			    tls_version_name(t->max_version));
-			r = -EINVAL;
-		} else if (SSL_CTX_set_min_proto_version(ctx,
-		    TLS1_3_VERSION) != 1)
-			r = -ENOMEM;
-	} else if (sb.len > 0 && SSL_CTX_set_cipher_list(ctx,
-	    strbuf_str(&sb)) != 1) {
-		ytree_error(&s->rep, t->ciphers_at, "'cipher_suites': OpenSSL "
-		    "refuses the list: %s", ssl_reason());
-		r = -EINVAL;
-	}
-	strbuf_free(&sb);
-	if (r < 0 || t->ncurves == 0)
-		return r;
-	{
-		int nids[ELEMENTSOF(curves) * 8];
-		size_t n = 0;
-
-		for (i = 0; i < t->ncurves && n < ELEMENTSOF(nids); i++)
-			nids[n++] = curves[t->curves[i]].nid;
-		if (SSL_CTX_set1_groups(ctx, nids, (long)n) != 1) {
-			ytree_error(&s->rep, t->node, "'curve_preferences': "
-			    "OpenSSL refuses the list: %s", ssl_reason());
-			return -EINVAL;
-		}
-	}
-	return 0;
-}
-
-/* exporter-toolkit's TLS rules, then the SSL_CTX; NULL: plain HTTP. */
-static int
-build_ssl_ctx(struct parse *p, SSL_CTX **ret)
-{
-	struct schema *s = p->s;
-	struct tls_parse *t = &p->tls;
-	struct tls_verify *tv = NULL;
-	bool any_client_ca;
-	SSL_CTX *ctx = NULL;
-	int mode, r = -EINVAL;
-	size_t i;
-
-	*ret = NULL;
-	/* TLSConfig.IsEnabled() */
-	if (t->cert_file == NULL && t->cert == NULL && t->key_file == NULL &&
-	    t->key == NULL && t->client_ca_file == NULL &&
-	    t->client_ca == NULL && !t->client_auth_set)
-		return 0;
-	/* validateTLSPaths() */
-	if (t->cert_file == NULL && t->cert == NULL) {
-		ytree_error(&s->rep, t->node, "'tls_server_config': missing "
-		    "one of 'cert' or 'cert_file'");
-		return -EINVAL;
-	}
-	if (t->key_file == NULL && t->key == NULL) {
-		ytree_error(&s->rep, t->node, "'tls_server_config': missing "
-		    "one of 'key' or 'key_file'");
-		return -EINVAL;
-	}
-	if (t->cert_file != NULL && t->cert != NULL) {
-		ytree_error(&s->rep, t->node, "'tls_server_config': set "
-		    "either 'cert' or 'cert_file', not both");
-		return -EINVAL;
-	}
-	if (t->key_file != NULL && t->key != NULL) {
-		ytree_error(&s->rep, t->node, "'tls_server_config': set "
-		    "either 'key' or 'key_file', not both");
-		return -EINVAL;
-	}
-	if (t->client_ca_file != NULL && t->client_ca != NULL) {
-		ytree_error(&s->rep, t->node, "'tls_server_config': set "
-		    "either 'client_ca' or 'client_ca_file', not both");
-		return -EINVAL;
-	}
-	any_client_ca = t->client_ca_file != NULL || t->client_ca != NULL;
-	if (any_client_ca && t->client_auth == CLIENT_AUTH_NONE) {
-		ytree_error(&s->rep, t->client_ca_at, "client CA's have been "
-		    "configured without a Client Auth Policy (set "
-		    "'client_auth_type', e.g. RequireAndVerifyClientCert)");
-		return -EINVAL;
-	}
-	if (t->sans_set && t->client_auth != CLIENT_AUTH_REQUIRE_ANY &&
-	    t->client_auth != CLIENT_AUTH_REQUIRE_VERIFY) {
-		ytree_error(&s->rep, t->sans_at, "'client_allowed_sans' "
-		    "requires client_auth_type to be one of "
-		    "RequireAnyClientCert or RequireAndVerifyClientCert");
-		return -EINVAL;
-	}
-	if (t->min_version > t->max_version) {
-		ytree_error(&s->rep, t->min_at != NULL ? t->min_at : t->max_at,
-		    "'min_version' %s is above 'max_version' %s: no handshake "
-		    "could succeed", tls_version_name(t->min_version),
-		    tls_version_name(t->max_version));
-		return -EINVAL;
-	}
-	/* Go's HTTP/2 server (web/tls_config_test.go "No HTTP2 cipher") */
-	if (p->http.http2 && t->nciphers > 0 &&
-	    t->min_version < TLS1_3_VERSION) {
-		for (i = 0; i < t->nciphers; i++)
-			if (strcmp(ciphers[t->ciphers[i]].go,
-			    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256") == 0 ||
-			    strcmp(ciphers[t->ciphers[i]].go,
-			    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256") == 0)
-				break;
-		if (i == t->nciphers) {
-			ytree_error(&s->rep, t->ciphers_at, "'cipher_suites' "
-			    "is missing an HTTP/2-required AES_128_GCM_SHA256 "
-			    "cipher (need at least one of "
-			    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 or "
-			    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256), which "
-			    "exporter-toolkit refuses while "
-			    "http_server_config.http2 is true");
-			return -EINVAL;
-		}
-	}
-
-	ctx = SSL_CTX_new(TLS_server_method());
-	if (ctx == NULL)
-		goto oom;
-	if (SSL_CTX_set_min_proto_version(ctx, t->min_version) != 1 ||
-	    SSL_CTX_set_max_proto_version(ctx, t->max_version) != 1)
-		goto oom;
-	/* OpenSSL 3's level 1 forbids the SHA-1 handshakes of TLS 1.0/1.1 */
-	if (t->min_version < TLS1_2_VERSION)
-		SSL_CTX_set_security_level(ctx, 0);
-	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
-	    SSL_OP_NO_COMPRESSION);
-	if (t->prefer_server)
-		SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
-	else
-		SSL_CTX_clear_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
-	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-	if (ctx_use_cert_key(s, ctx, t) < 0)
-		goto fail;
-	if (ctx_ciphers_curves(s, ctx, t) < 0)
-		goto fail;
-	if (any_client_ca && ctx_use_client_ca(s, ctx, t) < 0)
-		goto fail;
-
-	switch (t->client_auth) {
-	case CLIENT_AUTH_NONE:
-		mode = SSL_VERIFY_NONE;
-		break;
-	case CLIENT_AUTH_REQUEST:
-	case CLIENT_AUTH_VERIFY_IF_GIVEN:
-		mode = SSL_VERIFY_PEER;
-		break;
-	default:
-		mode = SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
-		break;
-	}
-	SSL_CTX_set_verify(ctx, mode, NULL);
-	if (mode != SSL_VERIFY_NONE) {
-		/* Go verifies against the system roots when no CA is given */
-		if (!any_client_ca && (t->client_auth ==
-		    CLIENT_AUTH_VERIFY_IF_GIVEN || t->client_auth ==
-		    CLIENT_AUTH_REQUIRE_VERIFY) &&
-		    SSL_CTX_set_default_verify_paths(ctx) != 1)
-			ERR_clear_error();
-		pthread_once(&verify_once, verify_index_init);
-		if (verify_index < 0)
-			goto oom;
-		tv = calloc(1, sizeof(*tv));
-		if (tv == NULL)
-			goto oom;
-		tv->verify_chain = t->client_auth ==
-		    CLIENT_AUTH_VERIFY_IF_GIVEN || t->client_auth ==
-		    CLIENT_AUTH_REQUIRE_VERIFY;
-		tv->sans = t->sans;
-		tv->nsans = t->nsans;
-		t->sans = NULL;
-		t->nsans = 0;
-		if (SSL_CTX_set_ex_data(ctx, verify_index, tv) != 1) {
-			tls_verify_free(tv);
-			goto oom;
-		}
-		SSL_CTX_set_cert_verify_callback(ctx, verify_client, tv);
-	}
-	*ret = ctx;
-	return 0;
-oom:
-	ERR_clear_error();
-	s->oom = true;
-	r = -ENOMEM;
-fail:
-	SSL_CTX_free(ctx);
-	return r;
-}
-
 /* ---- loading ---------------------------------------------------------- */
 
 /* True when the input holds no YAML document (empty or only comments). */
@@ -1712,9 +945,7 @@ load_buffer(const char *path, const char *buf, size_t len, mode_t mode,
 
 	memset(&p, 0, sizeof(p));
 	p.s = s;
-	p.tls.min_version = TLS1_2_VERSION;
-	p.tls.max_version = TLS1_3_VERSION;
-	p.tls.prefer_server = true;
+	web_tls_parse_init(&p.tls);
 	p.http.http2 = true;
 	set_dummy_hash(wc);	/* no users yet: cost 10 */
 	if (yaml_empty(buf, len))
@@ -1739,7 +970,7 @@ load_buffer(const char *path, const char *buf, size_t len, mode_t mode,
 		    "use key_file", (unsigned)(mode & 07777), path);
 		goto out;
 	}
-	r = build_ssl_ctx(&p, &wc->ssl_ctx);
+	r = web_tls_build(s, &p.tls, p.http.http2, &wc->ssl_ctx);
 	if (r < 0)
 		goto out;
 	wc->headers = p.http.headers;
@@ -1760,7 +991,7 @@ load_buffer(const char *path, const char *buf, size_t len, mode_t mode,
 	p.nusers = 0;
 	set_dummy_hash(wc);
 out:
-	tls_parse_done(&p.tls);
+	web_tls_parse_done(&p.tls);
 	headers_free(p.http.headers, p.http.nheaders);
 	users_free(p.users, p.nusers);
 	ytree_free(root);
@@ -1842,7 +1073,7 @@ web_config_load(const char *path, struct web_config **ret,
 		ytree_error_at(&s.rep, 0, 0, "cannot open: %s", strerror(-r));
 		goto out;
 	}
-	r = read_fd(fd, WEB_CONFIG_MAX_FILE, &buf, &len);
+	r = read_regular(fd, WEB_CONFIG_MAX_FILE, &buf, &len);
 	if (r == -EFBIG)
 		ytree_error_at(&s.rep, 0, 0, "larger than %d MiB",
 		    WEB_CONFIG_MAX_FILE / (1024 * 1024));

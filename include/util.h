@@ -117,6 +117,13 @@ bool	 str_equal_null(const char *a, const char *b);
 struct stat;
 int	 open_regular(const char *path, int *ret_fd, struct stat *ret_st);
 /*
+ * Reads a file opened with open_regular() whole, at most max bytes: 0,
+ * *ret (NUL-terminated, to free) and *ret_len, or -EFBIG (larger than
+ * max), -ENOMEM or read()'s -errno.  What it read is wiped on failure (it
+ * may be a key).  The caller closes fd.
+ */
+int	 read_regular(int fd, size_t max, char **ret, size_t *ret_len);
+/*
  * The absolute directory of path (relative: against the working
  * directory) in *ret, to free.  0 or -errno.
  */
