@@ -995,7 +995,13 @@ out:
 	headers_free(p.http.headers, p.http.nheaders);
 	users_free(p.users, p.nusers);
 	ytree_free(root);
-	return s->oom ? -ENOMEM : s->nerrors > 0 ? -EINVAL : 0;
+	if (s->oom)
+		return -ENOMEM;
+	if (s->nerrors > 0)
+		return -EINVAL;
+	/* A failure nobody reported is still a failure: never a half-built
+	 * configuration (TLS asked for, served as plain HTTP). */
+	return r < 0 ? r : 0;
 }
 
 /* The errors of one load, sorted, and the result (see web_config_load). */

@@ -575,8 +575,12 @@ ctx_ciphers_curves(struct schema *s, SSL_CTX *ctx, struct web_tls_parse *t)
 			    tls_version_name(t->max_version));
 			r = -EINVAL;
 		} else if (SSL_CTX_set_min_proto_version(ctx,
-		    TLS1_3_VERSION) != 1)
-			r = -ENOMEM;
+		    TLS1_3_VERSION) != 1) {
+			ytree_error(&s->rep, t->ciphers_at, "'cipher_suites': "
+			    "OpenSSL cannot limit the versions to TLS 1.3: %s",
+			    ssl_reason());
+			r = -EINVAL;
+		}
 	} else if (sb.len > 0 && SSL_CTX_set_cipher_list(ctx,
 	    strbuf_str(&sb)) != 1) {
 		ytree_error(&s->rep, t->ciphers_at, "'cipher_suites': OpenSSL "
