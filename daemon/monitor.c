@@ -49,7 +49,7 @@ struct body {
 	/*
 	 * data[] as a raw deflate stream ended with Z_SYNC_FLUSH (byte-
 	 * aligned, no final block), made on the first gzip request; each
-	 * gzip response appends the deflated process_* tail and the trailer
+	 * gzip response appends the process_* tail (stored blocks) and the trailer
 	 * (monitor_write_metrics_gzip).  z == NULL: not made yet.
 	 */
 	unsigned char	*z;
