@@ -736,10 +736,6 @@ static int
 read_file(const char *path, const struct ytree_report *rep, char **ret,
     size_t *ret_len)
 {
-	struct strbuf sb;
-	char chunk[16384], *buf;
-	size_t len;
-	ssize_t k;
 	int fd, r;
 
 	r = open_regular(path, &fd, NULL);
@@ -751,45 +747,14 @@ read_file(const char *path, const struct ytree_report *rep, char **ret,
 		ytree_error_at(rep, 0, 0, "cannot open: %s", strerror(-r));
 		return r;
 	}
-	strbuf_init(&sb);
-	for (;;) {
-		k = read(fd, chunk, sizeof(chunk));
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0) {
-			r = -errno;
-			ytree_error_at(rep, 0, 0, "cannot read: %s",
-			    strerror(-r));
-			break;
-		}
-		if (k == 0)
-			break;
-		if (sb.len + (size_t)k > CONFIG_MAX_FILE) {
-			r = -EFBIG;
-			ytree_error_at(rep, 0, 0, "larger than %d MiB",
-			    CONFIG_MAX_FILE / (1024 * 1024));
-			break;
-		}
-		if (strbuf_append(&sb, chunk, (size_t)k) < 0) {
-			r = -ENOMEM;
-			break;
-		}
-	}
-	explicit_bzero(chunk, sizeof(chunk));
+	r = read_regular(fd, CONFIG_MAX_FILE, ret, ret_len);
 	close(fd);
-	if (r < 0) {
-		if (sb.buf != NULL)
-			explicit_bzero(sb.buf, sb.len);
-		strbuf_free(&sb);
-		return r;
-	}
-	len = sb.len;
-	buf = strbuf_steal(&sb);
-	if (buf == NULL)
-		return -ENOMEM;
-	*ret = buf;
-	*ret_len = len;
-	return 0;
+	if (r == -EFBIG)
+		ytree_error_at(rep, 0, 0, "larger than %d MiB",
+		    CONFIG_MAX_FILE / (1024 * 1024));
+	else if (r < 0 && r != -ENOMEM)
+		ytree_error_at(rep, 0, 0, "cannot read: %s", strerror(-r));
+	return r;
 }
 
 /* The directory relative *_file names resolve against, absolute. */

@@ -476,13 +476,19 @@ read_regular(int fd, size_t max, char **ret, size_t *ret_len)
 		}
 	}
 	explicit_bzero(chunk, sizeof(chunk));
-	if (r == 0 && (*ret_len = sb.len, (*ret = strbuf_steal(&sb)) == NULL))
-		r = -ENOMEM;
-	if (r < 0) {
-		if (sb.buf != NULL)
-			explicit_bzero(sb.buf, sb.len);
-		strbuf_free(&sb);
+	if (r == 0) {
+		size_t len = sb.len;
+		char *buf = strbuf_steal(&sb);
+
+		if (buf == NULL)
+			return -ENOMEM;
+		*ret = buf;
+		*ret_len = len;
+		return 0;
 	}
+	if (sb.buf != NULL)
+		explicit_bzero(sb.buf, sb.len);
+	strbuf_free(&sb);
 	return r;
 }
 
