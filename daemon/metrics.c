@@ -5,8 +5,14 @@
  * insertion by memmove is fine).  The series of a family live in a chained
  * hash table keyed by their sanitized label values, stored back to back,
  * each NUL-terminated (sanitized values never contain NUL, so the key is
- * unambiguous).  metrics_set() and friends are O(1) on average; rendering
- * collects the series of each family and sorts them.
+ * unambiguous).  metrics_set() and friends are O(1) on average.
+ *
+ * Each family also keeps every series in render order (order[]): a sorted
+ * prefix and the series added since, which the next rendering sorts and
+ * merges in.  A steady registry is rendered without sorting anything, and
+ * a rendering can go in steps (metrics_render_step) between which the
+ * registry changes: a series removed meanwhile is unlinked from its hash
+ * chain at once but freed only when no rendering can still reach it.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -21,8 +27,10 @@
 #define SERIES_TABLE_MIN 16
 
 struct series {
-	struct series	*next;		/* hash chain */
+	struct series	*next;		/* hash chain (live series only) */
 	uint64_t	 hash;
+	uint64_t	 epoch;		/* the registry's epoch when last written */
+	bool		 dead;		/* removed; still in order[] */
 	double		 value;		/* gauge, counter; histogram: sum */
 	uint64_t	*counts;	/* histogram: nbuckets + 1, not cumulative */
 	uint64_t	 count;		/* histogram observations */
@@ -43,7 +51,27 @@ struct metric_family {
 
 	struct series	**table;
 	size_t		 tablesz;	/* 0 or a power of two */
-	size_t		 nseries;
+	size_t		 nseries;	/* live */
+
+	/*
+	 * Every series, live or dead, once: order[0, nsorted) in render
+	 * order, order[nsorted, norder) added since, unsorted.
+	 */
+	struct series	**order;
+	size_t		 norder;
+	size_t		 nsorted;
+	size_t		 caporder;
+	size_t		 ndead;
+};
+
+/* A rendering in progress: where it is. */
+struct metrics_render {
+	struct metrics	*m;
+	size_t		 fi;		/* index of the family being rendered */
+	struct metric_family *f;	/* the family at fi (NULL: done) */
+	size_t		 pos;		/* next entry of f->order */
+	size_t		 end;		/* f->norder when f was started */
+	bool		 started;	/* f's HELP and TYPE are written */
 };
 
 struct metrics {
@@ -52,6 +80,8 @@ struct metrics {
 	size_t		 capfamilies;
 	struct strbuf	 key;		/* scratch: the key being looked up */
 	uint64_t	 truncated;
+	uint64_t	 epoch;		/* see metrics_epoch_next() */
+	struct metrics_render *render;	/* the rendering in progress, or NULL */
 };
 
 static const char *const type_names[] = {
@@ -73,22 +103,56 @@ strv_free(char **v, size_t n)
 }
 
 static void
+series_free(struct series *s)
+{
+	free(s->counts);
+	free(s);
+}
+
+/* Frees every series and both indexes (no rendering may be in f). */
+static void
 family_clear(struct metric_family *f)
 {
-	struct series *s, *next;
 	size_t i;
 
-	for (i = 0; i < f->tablesz; i++) {
-		for (s = f->table[i]; s != NULL; s = next) {
-			next = s->next;
-			free(s->counts);
-			free(s);
-		}
-	}
+	for (i = 0; i < f->norder; i++)
+		series_free(f->order[i]);
+	free(f->order);
+	f->order = NULL;
+	f->norder = f->nsorted = f->caporder = f->ndead = 0;
 	free(f->table);
 	f->table = NULL;
 	f->tablesz = 0;
 	f->nseries = 0;
+}
+
+/*
+ * Frees the dead series and closes the gaps in order[], which keeps its
+ * sorted prefix sorted.  Only when no rendering can reach them.
+ */
+static void
+family_compact(struct metric_family *f)
+{
+	size_t i, o = 0, sorted = 0;
+
+	if (f->ndead == 0)
+		return;
+	if (f->nseries == 0) {
+		family_clear(f);
+		return;
+	}
+	for (i = 0; i < f->norder; i++) {
+		if (f->order[i]->dead) {
+			series_free(f->order[i]);
+			continue;
+		}
+		if (i < f->nsorted)
+			sorted++;
+		f->order[o++] = f->order[i];
+	}
+	f->norder = o;
+	f->nsorted = sorted;
+	f->ndead = 0;
 }
 
 static void
@@ -470,6 +534,20 @@ table_grow(struct metric_family *f)
 	return 0;
 }
 
+static int
+order_grow(struct metric_family *f)
+{
+	struct series **n;
+	size_t cap;
+
+	cap = f->caporder > 0 ? f->caporder * 2 : SERIES_TABLE_MIN;
+	if ((n = reallocarray(f->order, cap, sizeof(*n))) == NULL)
+		return -ENOMEM;
+	f->order = n;
+	f->caporder = cap;
+	return 0;
+}
+
 /* Finds or creates the series for values; *ret borrows from the family. */
 static int
 series_get(struct metric_family *f, const char *const *values, bool create,
@@ -498,6 +576,8 @@ series_get(struct metric_family *f, const char *const *values, bool create,
 
 	if (f->nseries >= f->tablesz && (r = table_grow(f)) < 0)
 		return r;
+	if (f->norder == f->caporder && (r = order_grow(f)) < 0)
+		return r;
 	s = calloc(1, sizeof(*s) + len + 1);
 	if (s == NULL)
 		return -ENOMEM;
@@ -514,6 +594,7 @@ series_get(struct metric_family *f, const char *const *values, bool create,
 		memcpy(s->key, strbuf_str(k), len);
 	s->next = f->table[h & (f->tablesz - 1)];
 	f->table[h & (f->tablesz - 1)] = s;
+	f->order[f->norder++] = s;
 	f->nseries++;
 	f->m->truncated += ntrunc;
 	*ret = s;
@@ -532,6 +613,7 @@ metrics_set(struct metric_family *f, const char *const *values, double v)
 	if (r < 0)
 		return r;
 	s->value = v;
+	s->epoch = f->m->epoch;
 	return 0;
 }
 
@@ -549,6 +631,7 @@ metrics_add(struct metric_family *f, const char *const *values, double delta)
 	if (r < 0)
 		return r;
 	s->value += delta;
+	s->epoch = f->m->epoch;
 	return 0;
 }
 
@@ -571,6 +654,7 @@ metrics_observe(struct metric_family *f, const char *const *values, double v)
 	s->counts[i]++;
 	s->count++;
 	s->value += v;
+	s->epoch = f->m->epoch;
 	return 0;
 }
 
@@ -606,8 +690,23 @@ series_matches(const struct series *s, size_t nlabels, const char *mkey,
 	return true;
 }
 
-size_t
-metrics_remove(struct metric_family *f, const char *const *match)
+/* Is a rendering walking f's order[] right now? */
+static bool
+family_in_render(const struct metric_family *f)
+{
+	const struct metrics_render *r = f->m->render;
+
+	return r != NULL && r->started && r->f == f;
+}
+
+/*
+ * Removes the series that match and were last written before epoch
+ * (UINT64_MAX: all that match).  They leave the hash table at once; they
+ * are freed now, or by the rendering that may still reach them.
+ */
+static size_t
+remove_matching(struct metric_family *f, const char *const *match,
+    uint64_t epoch)
 {
 	struct strbuf *k;
 	struct series **pp, *s;
@@ -635,22 +734,44 @@ metrics_remove(struct metric_family *f, const char *const *match)
 	for (i = 0; i < f->tablesz; i++) {
 		pp = &f->table[i];
 		while ((s = *pp) != NULL) {
-			if (series_matches(s, f->nlabels, strbuf_str(k), wild)) {
+			if (s->epoch < epoch &&
+			    series_matches(s, f->nlabels, strbuf_str(k), wild)) {
 				*pp = s->next;
-				free(s->counts);
-				free(s);
+				s->next = NULL;
+				s->dead = true;
+				f->ndead++;
 				f->nseries--;
 				removed++;
 			} else
 				pp = &s->next;
 		}
 	}
-	if (f->nseries == 0)
-		family_clear(f);
+	/* A rendering walking f frees them itself (metrics_render_end). */
+	if (!family_in_render(f))
+		family_compact(f);
 out:
 	free(vals);
 	free(wild);
 	return removed;
+}
+
+size_t
+metrics_remove(struct metric_family *f, const char *const *match)
+{
+	return remove_matching(f, match, UINT64_MAX);
+}
+
+uint64_t
+metrics_epoch_next(struct metrics *m)
+{
+	return ++m->epoch;
+}
+
+size_t
+metrics_sweep(struct metric_family *f, const char *const *match,
+    uint64_t epoch)
+{
+	return remove_matching(f, match, epoch);
 }
 
 size_t
@@ -767,22 +888,49 @@ render_series(const struct metric_family *f, const struct series *s,
 	strbuf_putc(out, '\n');
 }
 
+/*
+ * Puts f->order[] in render order: sorts the series added since the last
+ * rendering (usually none) and merges them into the sorted prefix, leaving
+ * out the dead.  Only between renderings of f.
+ */
 static int
-render_family(const struct metric_family *f, struct strbuf *out)
+family_sort(struct metric_family *f)
 {
-	struct series **v, *s;
-	size_t i, n = 0;
+	struct series **tmp, **a, **b;
+	size_t na, nb, i, j, o;
 
-	if (f->nseries == 0)
+	family_compact(f);
+	if (f->nsorted == f->norder)
 		return 0;
-	v = reallocarray(NULL, f->nseries, sizeof(*v));
-	if (v == NULL)
-		return -ENOMEM;
-	for (i = 0; i < f->tablesz; i++)
-		for (s = f->table[i]; s != NULL; s = s->next)
-			v[n++] = s;
-	qsort(v, n, sizeof(*v), series_cmp);
+	b = f->order + f->nsorted;
+	nb = f->norder - f->nsorted;
+	qsort(b, nb, sizeof(*b), series_cmp);
+	if (f->nsorted > 0) {
+		/* Merge: the prefix moves to tmp, both merge back into order. */
+		na = f->nsorted;
+		if ((tmp = reallocarray(NULL, na, sizeof(*tmp))) == NULL)
+			return -ENOMEM;
+		memcpy(tmp, f->order, na * sizeof(*tmp));
+		a = tmp;
+		i = j = o = 0;
+		while (i < na && j < nb) {
+			if (series_cmp(&b[j], &a[i]) < 0)
+				f->order[o++] = b[j++];
+			else
+				f->order[o++] = a[i++];
+		}
+		while (i < na)
+			f->order[o++] = a[i++];
+		/* What is left of b[] is already in place. */
+		free(tmp);
+	}
+	f->nsorted = f->norder;
+	return 0;
+}
 
+static void
+render_header(const struct metric_family *f, struct strbuf *out)
+{
 	strbuf_append(out, "# HELP ", 7);
 	strbuf_puts(out, f->name);
 	strbuf_putc(out, ' ');
@@ -792,26 +940,118 @@ render_family(const struct metric_family *f, struct strbuf *out)
 	strbuf_putc(out, ' ');
 	strbuf_puts(out, type_names[f->type]);
 	strbuf_putc(out, '\n');
-	for (i = 0; i < n; i++)
-		render_series(f, v[i], out);
-	free(v);
-	return 0;
+}
+
+struct metrics_render *
+metrics_render_begin(struct metrics *m)
+{
+	struct metrics_render *r;
+
+	if (m == NULL || m->render != NULL)
+		return NULL;
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return NULL;
+	r->m = m;
+	r->f = m->nfamilies > 0 ? m->families[0] : NULL;
+	m->render = r;
+	return r;
+}
+
+/*
+ * r->f is the family at r->fi (NULL past the last): families registered
+ * since the last step may have moved it along the array (families are
+ * never removed).
+ */
+static void
+render_seek(struct metrics_render *r)
+{
+	struct metrics *m = r->m;
+	bool found;
+
+	if (r->f == NULL)
+		r->fi = m->nfamilies;
+	else if (r->fi >= m->nfamilies || m->families[r->fi] != r->f)
+		r->fi = family_index(m, r->f->name, &found);
+}
+
+static void
+render_next_family(struct metrics_render *r)
+{
+	r->started = false;
+	r->fi++;
+	r->f = r->fi < r->m->nfamilies ? r->m->families[r->fi] : NULL;
+}
+
+int
+metrics_render_step(struct metrics_render *r, struct strbuf *out,
+    size_t budget)
+{
+	struct metric_family *f;
+	struct series *s;
+	size_t done = 0;
+	int e;
+
+	if (r == NULL || out == NULL)
+		return -EINVAL;
+	render_seek(r);
+	while ((f = r->f) != NULL) {
+		if (!r->started) {
+			if (f->nseries == 0) {
+				render_next_family(r);
+				continue;
+			}
+			if ((e = family_sort(f)) < 0)
+				return e;
+			/* Series added from here on wait for the next rendering. */
+			r->pos = 0;
+			r->end = f->norder;
+			r->started = true;
+			render_header(f, out);
+		}
+		while (r->pos < r->end) {
+			if (done >= budget)
+				return strbuf_failed(out) ? -ENOMEM : 1;
+			s = f->order[r->pos++];
+			if (s->dead)
+				continue;
+			render_series(f, s, out);
+			done += f->type == METRIC_HISTOGRAM ? f->nbuckets + 3 : 1;
+		}
+		render_next_family(r);
+		family_compact(f);	/* what died while it was being walked */
+	}
+	return strbuf_failed(out) ? -ENOMEM : 0;
+}
+
+void
+metrics_render_end(struct metrics_render *r)
+{
+	struct metric_family *f;
+
+	if (r == NULL)
+		return;
+	f = r->started ? r->f : NULL;
+	r->m->render = NULL;
+	if (f != NULL)
+		family_compact(f);	/* what died while it was being walked */
+	free(r);
 }
 
 int
 metrics_render(struct metrics *m, struct strbuf *out)
 {
-	size_t i;
-	int r;
+	struct metrics_render *r;
+	int e;
 
 	if (m == NULL || out == NULL)
 		return -EINVAL;
-	for (i = 0; i < m->nfamilies; i++) {
-		r = render_family(m->families[i], out);
-		if (r < 0)
-			return r;
-	}
-	return strbuf_failed(out) ? -ENOMEM : 0;
+	if (m->render != NULL)
+		return -EBUSY;
+	if ((r = metrics_render_begin(m)) == NULL)
+		return -ENOMEM;
+	e = metrics_render_step(r, out, SIZE_MAX);
+	metrics_render_end(r);
+	return e < 0 ? e : 0;
 }
 
 size_t

@@ -114,10 +114,40 @@ size_t	 metrics_count(const struct metric_family *f);
 const char *metrics_family_name(const struct metric_family *f);
 
 /*
+ * Rewriting a set of series without a gap: n = metrics_epoch_next(m), then
+ * metrics_set() (or add, observe) every series that is still there, then
+ * metrics_sweep(f, match, n) removes those that match and were not written
+ * since.  Series that stay are never removed and re-created, so they keep
+ * their place in the render order.  Returns the number removed.
+ */
+uint64_t metrics_epoch_next(struct metrics *m);
+size_t	 metrics_sweep(struct metric_family *f, const char *const *match,
+	    uint64_t epoch);
+
+/*
  * Renders every family (see above) and appends to out.  Families without
- * series are left out entirely (no HELP/TYPE either).
+ * series are left out entirely (no HELP/TYPE either).  -EBUSY while a
+ * rendering in steps is going on.
  */
 int	 metrics_render(struct metrics *m, struct strbuf *out);
+
+/*
+ * The same rendering in steps, so that an event loop can serve others in
+ * between: each step appends about `budget` samples (a histogram series
+ * counts one per line) and returns 1 while more is to come, 0 when the
+ * exposition is complete, or -ENOMEM.  The registry may change between
+ * steps: a value is rendered as it is when its step reaches it, series
+ * added after their family was started wait for the next rendering, and
+ * series removed before their step reaches them are left out.  One
+ * rendering at a time per registry (begin returns NULL otherwise, or on
+ * allocation failure); end it (metrics_render_end, NULL-safe) before
+ * metrics_free().
+ */
+struct metrics_render;
+struct metrics_render *metrics_render_begin(struct metrics *m);
+int	 metrics_render_step(struct metrics_render *r, struct strbuf *out,
+	    size_t budget);
+void	 metrics_render_end(struct metrics_render *r);
 
 /* How many label values were cut to EXPO_LABEL_VALUE_MAX so far. */
 uint64_t metrics_truncated_labels(const struct metrics *m);

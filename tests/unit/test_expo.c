@@ -826,6 +826,261 @@ test_remove(void **state)
 }
 
 static void
+test_sweep(void **state)
+{
+	static const char *const lab[] = { "target", "space", "id" };
+	struct metrics *m;
+	struct metric_family *f;
+	uint64_t a, b;
+	char *before, *after;
+
+	(void)state;
+	m = metrics_new();
+	f = metrics_family(m, "kcm_x", "X.", METRIC_GAUGE, lab, 3, NULL, 0);
+	assert_non_null(f);
+	assert_int_equal(metrics_set(f, (const char *[]){ "t1", "s", "c1" }, 1), 0);
+	assert_int_equal(metrics_set(f, (const char *[]){ "t1", "s", "c2" }, 1), 0);
+	assert_int_equal(metrics_set(f, (const char *[]){ "t1", "s", "c3" }, 1), 0);
+	assert_int_equal(metrics_set(f, (const char *[]){ "t2", "s", "c1" }, 1), 0);
+	before = render(m);
+
+	/* Two rewrites interleaved: t1 sets c1 and c3, t2 sets nothing. */
+	a = metrics_epoch_next(m);
+	b = metrics_epoch_next(m);
+	assert_true(b > a);
+	assert_int_equal(metrics_set(f, (const char *[]){ "t1", "s", "c3" }, 1), 0);
+	assert_int_equal(metrics_set(f, (const char *[]){ "t1", "s", "c1" }, 1), 0);
+	/* t2's sweep with the later epoch takes only t2's series. */
+	assert_int_equal(metrics_sweep(f, (const char *[]){ "t2", NULL, NULL }, b), 1);
+	/* t1's series written after its epoch stay: c2 goes. */
+	assert_int_equal(metrics_sweep(f, (const char *[]){ "t1", NULL, NULL }, a), 1);
+	assert_int_equal(metrics_count(f), 2);
+	after = render(m);
+	assert_non_null(strstr(after, "id=\"c1\""));
+	assert_non_null(strstr(after, "id=\"c3\""));
+	assert_null(strstr(after, "id=\"c2\""));
+	assert_null(strstr(after, "target=\"t2\""));
+	/* Reads do not count as writes. */
+	a = metrics_epoch_next(m);
+	assert_int_equal(metrics_get(f, (const char *[]){ "t1", "s", "c1" },
+	    &(double){ 0 }), 0);
+	assert_int_equal(metrics_sweep(f, NULL, a), 2);
+	assert_int_equal(metrics_count(f), 0);
+	free(before);
+	free(after);
+	metrics_free(m);
+}
+
+/* A registry with a few families of each type, n series each. */
+static struct metrics *
+steps_registry(size_t n)
+{
+	static const double buckets[] = { 0.1, 1, 10 };
+	struct metrics *m = metrics_new();
+	struct metric_family *g, *c, *h, *u;
+	char id[32];
+	size_t i;
+
+	assert_non_null(m);
+	g = metrics_family(m, "kcm_g", "G.", METRIC_GAUGE, L2, 2, NULL, 0);
+	c = metrics_family(m, "kcm_c_total", "C.", METRIC_COUNTER, L2, 2, NULL, 0);
+	h = metrics_family(m, "kcm_h_seconds", "H.", METRIC_HISTOGRAM, L2, 2,
+	    buckets, ELEMENTSOF(buckets));
+	u = metrics_family(m, "kcm_u", "U.", METRIC_GAUGE, NULL, 0, NULL, 0);
+	assert_non_null(g);
+	assert_non_null(c);
+	assert_non_null(h);
+	assert_non_null(u);
+	for (i = 0; i < n; i++) {
+		/* Out of order on purpose: the rendering sorts. */
+		snprintf(id, sizeof(id), "c%03zu", (i * 37) % n);
+		assert_int_equal(metrics_set(g, (const char *[]){ "t", id }, (double)i), 0);
+		assert_int_equal(metrics_add(c, (const char *[]){ "t", id }, 1), 0);
+		assert_int_equal(metrics_observe(h, (const char *[]){ "t", id },
+		    (double)i / 10), 0);
+	}
+	assert_int_equal(metrics_set(u, NULL, 7), 0);
+	return m;
+}
+
+/* Renders in steps of budget; the number of steps in *nsteps. */
+static char *
+render_steps(struct metrics *m, size_t budget, size_t *nsteps)
+{
+	struct metrics_render *r;
+	struct strbuf sb;
+	int e;
+
+	strbuf_init(&sb);
+	r = metrics_render_begin(m);
+	assert_non_null(r);
+	*nsteps = 0;
+	do {
+		e = metrics_render_step(r, &sb, budget);
+		assert_true(e >= 0);
+		(*nsteps)++;
+	} while (e == 1);
+	metrics_render_end(r);
+	return strbuf_steal(&sb);
+}
+
+static void
+test_render_steps(void **state)
+{
+	static const size_t budgets[] = { 1, 2, 3, 7, 64, 1000 };
+	struct metrics *m;
+	char *whole, *stepped;
+	size_t i, n;
+
+	(void)state;
+	m = steps_registry(50);
+	whole = render(m);
+	assert_int_equal(exposition_check(whole), 50 + 50 + 50 * 6 + 1);
+	for (i = 0; i < ELEMENTSOF(budgets); i++) {
+		stepped = render_steps(m, budgets[i], &n);
+		assert_string_equal(stepped, whole);
+		/* 401 samples: a histogram series counts as its 6 lines. */
+		if (budgets[i] == 7)
+			assert_in_range(n, 401 / 13, 401 / 7 + 8);
+		free(stepped);
+	}
+	free(whole);
+	metrics_free(m);
+}
+
+static void
+test_render_steps_changes(void **state)
+{
+	struct metrics *m;
+	struct metric_family *g, *c, *a, *z;
+	struct metrics_render *r;
+	struct strbuf sb;
+	char *out, *again;
+	size_t n;
+	int e;
+
+	(void)state;
+	m = steps_registry(50);
+	g = metrics_family(m, "kcm_g", "G.", METRIC_GAUGE, L2, 2, NULL, 0);
+	c = metrics_family(m, "kcm_c_total", "C.", METRIC_COUNTER, L2, 2, NULL, 0);
+	assert_non_null(g);
+	assert_non_null(c);
+	strbuf_init(&sb);
+	r = metrics_render_begin(m);
+	assert_non_null(r);
+	/* One rendering at a time. */
+	assert_null(metrics_render_begin(m));
+	assert_int_equal(metrics_render(m, &(struct strbuf){ 0 }), -EBUSY);
+
+	/* kcm_c_total comes first: 10 of its 50 series. */
+	assert_int_equal(metrics_render_step(r, &sb, 10), 1);
+	assert_non_null(strstr(strbuf_str(&sb), "name=\"c009\"} 1\n"));
+	assert_null(strstr(strbuf_str(&sb), "c010"));
+	/* Behind and ahead in the family being walked, and in the next. */
+	assert_int_equal(metrics_remove(c, (const char *[]){ "t", "c005" }), 1);
+	assert_int_equal(metrics_remove(c, (const char *[]){ "t", "c020" }), 1);
+	assert_int_equal(metrics_set(c, (const char *[]){ "t", "c999" }, 1), 0);
+	assert_int_equal(metrics_add(c, (const char *[]){ "t", "c030" }, 41), 0);
+	assert_int_equal(metrics_remove(g, (const char *[]){ "t", "c001" }), 1);
+	assert_int_equal(metrics_set(g, (const char *[]){ "t", "c000a" }, 1), 0);
+	/* Removed and set again: a new series, after its family started. */
+	assert_int_equal(metrics_remove(c, (const char *[]){ "t", "c040" }), 1);
+	assert_int_equal(metrics_set(c, (const char *[]){ "t", "c040" }, 5), 0);
+	/* Families registered before and after the one being walked. */
+	a = metrics_family(m, "kcm_a", "A.", METRIC_GAUGE, NULL, 0, NULL, 0);
+	z = metrics_family(m, "kcm_z", "Z.", METRIC_GAUGE, NULL, 0, NULL, 0);
+	assert_non_null(a);
+	assert_non_null(z);
+	assert_int_equal(metrics_set(a, NULL, 1), 0);
+	assert_int_equal(metrics_set(z, NULL, 2), 0);
+	do {
+		e = metrics_render_step(r, &sb, 3);
+		assert_true(e >= 0);
+	} while (e == 1);
+	metrics_render_end(r);
+	out = strbuf_steal(&sb);
+	assert_true(exposition_check(out) > 0);
+	/* Rendered before it went: kept. */
+	assert_non_null(strstr(out, "kcm_c_total{target=\"t\",name=\"c005\"}"));
+	/* Went before its step: left out, and so is what came after the start. */
+	assert_null(strstr(out, "kcm_c_total{target=\"t\",name=\"c020\"}"));
+	assert_null(strstr(out, "name=\"c999\""));
+	assert_null(strstr(out, "kcm_c_total{target=\"t\",name=\"c040\"}"));
+	/* Values are what they are when their step reaches them. */
+	assert_non_null(strstr(out, "kcm_c_total{target=\"t\",name=\"c030\"} 42\n"));
+	/* The next family had not started: it has the changes, sorted. */
+	assert_null(strstr(out, "kcm_g{target=\"t\",name=\"c001\"}"));
+	assert_non_null(strstr(out, "kcm_g{target=\"t\",name=\"c000\"} 0\n"
+	    "kcm_g{target=\"t\",name=\"c000a\"} 1\n"
+	    "kcm_g{target=\"t\",name=\"c002\"}"));
+	/* A family registered behind the rendering waits; one ahead is in. */
+	assert_null(strstr(out, "kcm_a "));
+	assert_non_null(strstr(out, "\nkcm_z 2\n"));
+	free(out);
+
+	/* The next rendering has everything, in order, like a fresh one. */
+	out = render(m);
+	again = render_steps(m, 4, &n);
+	assert_string_equal(out, again);
+	assert_non_null(strstr(out, "# TYPE kcm_a gauge\nkcm_a 1\n"));
+	assert_non_null(strstr(out, "name=\"c040\"} 5\nkcm_c_total{target=\"t\",name=\"c041\"}"));
+	assert_non_null(strstr(out, "name=\"c049\"} 1\nkcm_c_total{target=\"t\",name=\"c999\"} 1\n"));
+	assert_null(strstr(out, "kcm_c_total{target=\"t\",name=\"c020\"}"));
+	free(out);
+	free(again);
+	metrics_free(m);
+}
+
+/* Series added between renderings are merged into the order kept. */
+static void
+test_render_order_kept(void **state)
+{
+	static const char *const lab[] = { "id" };
+	struct metrics *m1, *m2;
+	struct metric_family *f1, *f2;
+	char id[16], *r1, *r2;
+	bool set[200] = { false };
+	size_t i, j, k;
+
+	(void)state;
+	m1 = metrics_new();
+	m2 = metrics_new();
+	f1 = metrics_family(m1, "kcm_o", "O.", METRIC_GAUGE, lab, 1, NULL, 0);
+	f2 = metrics_family(m2, "kcm_o", "O.", METRIC_GAUGE, lab, 1, NULL, 0);
+	assert_non_null(f1);
+	assert_non_null(f2);
+	/* m1 in rounds with renderings and removals between, m2 at once. */
+	for (j = 0; j < 5; j++) {
+		for (i = j; i < 200; i += 5) {
+			k = (i * 131) % 200;
+			snprintf(id, sizeof(id), "x%zu", k);
+			assert_int_equal(metrics_set(f1, (const char *[]){ id }, 1), 0);
+			set[k] = true;
+		}
+		free(render(m1));
+		k = (j * 53) % 200;
+		snprintf(id, sizeof(id), "x%zu", k);
+		metrics_remove(f1, (const char *[]){ id });
+		set[k] = false;
+	}
+	for (i = 0; i < 200; i++) {
+		if (!set[i])
+			continue;
+		snprintf(id, sizeof(id), "x%zu", i);
+		assert_int_equal(metrics_set(f2, (const char *[]){ id }, 1), 0);
+	}
+	assert_int_equal(metrics_count(f1), metrics_count(f2));
+	assert_true(metrics_count(f2) < 200);
+	r1 = render(m1);
+	r2 = render(m2);
+	assert_string_equal(r1, r2);
+	free(r1);
+	free(r2);
+	metrics_free(m1);
+	metrics_free(m2);
+}
+
+static void
 test_registration(void **state)
 {
 	static const char *const other[] = { "target", "id" };
@@ -1134,6 +1389,10 @@ main(void)
 		cmocka_unit_test(test_deterministic_order),
 		cmocka_unit_test(test_semantics),
 		cmocka_unit_test(test_remove),
+		cmocka_unit_test(test_sweep),
+		cmocka_unit_test(test_render_steps),
+		cmocka_unit_test(test_render_steps_changes),
+		cmocka_unit_test(test_render_order_kept),
 		cmocka_unit_test(test_registration),
 		cmocka_unit_test(test_histogram),
 		cmocka_unit_test(test_sanitized_collisions),
