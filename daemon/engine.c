@@ -70,6 +70,7 @@ struct check {
 	bool			 has_run;
 	double			 last_ok;
 	bool			 once_pending;
+	struct event		*finish_ev;	/* ops->finish's next slice */
 
 	/* reload bookkeeping */
 	struct check		*replaces;	/* same key, changed: inherit from */
@@ -302,6 +303,8 @@ check_stop(struct check *c)
 		free(r);
 	}
 	c->outstanding = 0;
+	if (c->finish_ev != NULL)
+		evtimer_del(c->finish_ev);
 	c->running = false;
 	c->scheduled = false;
 	c->waiting = false;
@@ -313,6 +316,8 @@ check_destroy(struct check *c)
 	if (c == NULL)
 		return;
 	check_stop(c);
+	if (c->finish_ev != NULL)
+		event_free(c->finish_ev);
 	if (c->adopt_impl != NULL)
 		c->ops->free(c->adopt_impl);
 	if (c->impl != NULL)
@@ -491,8 +496,42 @@ update_up(struct engine *e, const char *target, enum engine_api api,
 		metrics_set(e->last_success, v, now);
 }
 
+static void run_ended(struct check *c);
+
+static void
+finish_slice(evutil_socket_t fd, short what, void *arg)
+{
+	struct check *c = arg;
+
+	(void)fd;
+	(void)what;
+	run_end(c);
+}
+
+/*
+ * ops->finish, slice by slice: the next slice on a zero timeout, which
+ * runs after the loop has polled, so answers and other checks' requests
+ * go on in between.  Without a loop (or a timer) the slices run at once.
+ */
 static void
 run_end(struct check *c)
+{
+	static const struct timeval now = { 0, 0 };
+	struct engine *e = c->e;
+
+	while (c->ops->finish(c, c->impl) > 0) {
+		if (e->base == NULL)
+			continue;
+		if (c->finish_ev == NULL)
+			c->finish_ev = evtimer_new(e->base, finish_slice, c);
+		if (c->finish_ev != NULL && evtimer_add(c->finish_ev, &now) == 0)
+			return;
+	}
+	run_ended(c);
+}
+
+static void
+run_ended(struct check *c)
 {
 	struct engine *e = c->e;
 	double now = realtime_seconds();
@@ -500,7 +539,6 @@ run_end(struct check *c)
 	size_t i;
 	unsigned api;
 
-	c->ops->finish(c, c->impl);
 	c->running = false;
 	memcpy(c->last_attempted, c->attempted, sizeof(c->attempted));
 	memcpy(c->last_failed, c->failed, sizeof(c->failed));

@@ -1086,7 +1086,7 @@ request_done(struct check *ck, const struct http_response *resp,
 	return detail_done(ck, r->el, r->conn, resp, res);
 }
 
-static void
+static int
 eventlog_finish(struct check *ck, void *arg)
 {
 	struct eventlog *el = arg;
@@ -1097,6 +1097,7 @@ eventlog_finish(struct check *ck, void *arg)
 	if (el->inventory != NULL)
 		inventory_foreach_connector(el->inventory, set_zero_series, el);
 	series_prune(el);
+	return 0;
 }
 
 static void

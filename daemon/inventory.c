@@ -54,8 +54,35 @@ struct inventory_families {
 	struct metric_family	*rule_connector_missing;
 };
 
+struct keyset {
+	char	**v;
+	size_t	 n, cap;
+};
+
+/* A rewrite of the series in slices (rebuild_step), and where it is. */
+struct rebuild {
+	bool		 active;
+	uint64_t	 epoch;
+	bool		 rules;		/* connectors done; now the rules */
+	size_t		 space, item;	/* the next connector or rule */
+	struct keyset	 pre;		/* preconfigured connector ids */
+	struct keyset	 ids;		/* the current space's connector ids */
+	struct keyset	 missing;	/* "space\nrule\nconn\nrule name" */
+	struct keyset	 secrets;	/* "space\nconn" */
+};
+
+/*
+ * Connectors (or rules) per slice of the rewrite, three series each: at
+ * 10,000 connectors the whole rewrite takes 10-20 ms, a slice a fraction
+ * of a millisecond (README "Performance").
+ */
+#ifndef INVENTORY_SLICE
+#define INVENTORY_SLICE	500
+#endif
+
 struct inventory {
 	const struct target_config *cfg;
+	struct metrics		*metrics;
 	struct inventory_families fam;
 
 	struct space_state	**spaces;
@@ -80,6 +107,7 @@ struct inventory {
 	size_t			 nmissing_keys;
 	char			**secrets_keys;		/* sorted "space\nconn" */
 	size_t			 nsecrets_keys;
+	struct rebuild		 rb;		/* finishing a cycle */
 };
 
 /* One request of a cycle (freed by the engine after its callback). */
@@ -236,6 +264,16 @@ keys_free(char **v, size_t n)
 }
 
 static void
+rebuild_reset(struct rebuild *rb)
+{
+	keys_free(rb->pre.v, rb->pre.n);
+	keys_free(rb->ids.v, rb->ids.n);
+	keys_free(rb->missing.v, rb->missing.n);
+	keys_free(rb->secrets.v, rb->secrets.n);
+	memset(rb, 0, sizeof(*rb));
+}
+
+static void
 inventory_free(void *arg)
 {
 	struct inventory *t = arg;
@@ -251,6 +289,7 @@ inventory_free(void *arg)
 	kibana_space_list_free(&t->new_spaces);
 	keys_free(t->missing_keys, t->nmissing_keys);
 	keys_free(t->secrets_keys, t->nsecrets_keys);
+	rebuild_reset(&t->rb);
 	free(t->failing);
 	for (i = 0; i < t->ncyc_paths; i++)
 		free(t->cyc_paths[i]);
@@ -268,6 +307,7 @@ inventory_new(struct metrics *m, const struct target_config *cfg)
 	if (t == NULL)
 		return NULL;
 	t->cfg = cfg;
+	t->metrics = m;
 	if (metrics_register(m, inventory_specs, ELEMENTSOF(inventory_specs),
 	    &t->fam) < 0)
 		goto fail;
@@ -641,11 +681,6 @@ join3(const char *a, const char *b, const char *c)
 	return strbuf_steal(&sb);
 }
 
-struct keyset {
-	char	**v;
-	size_t	 n, cap;
-};
-
 static void
 keyset_add(struct keyset *ks, char *key)
 {
@@ -687,104 +722,160 @@ boolstr(bool b)
 	return b ? "true" : "false";
 }
 
-/* Rebuilds every inventory series of the target from its last good data. */
+/* Types: a few dozen series, in the first slice. */
 static void
-rebuild_metrics(struct inventory *t)
+rebuild_types(struct inventory *t)
 {
 	struct inventory_families *f = &t->fam;
-	const char *name = t->cfg->name;
-	const char *match[8] = { name, NULL, NULL, NULL, NULL, NULL, NULL, NULL };
-	struct keyset pre = { 0 }, missing = { 0 }, secrets = { 0 };
-	size_t i, j, a;
+	size_t i;
 
-	metrics_remove(f->connector_info, match);
-	metrics_remove(f->connector_missing_secrets, match);
-	metrics_remove(f->connector_references, match);
-	metrics_remove(f->rule_connector_missing, match);
-	if (t->have_types) {
-		metrics_remove(f->type_enabled, match);
-		metrics_remove(f->type_enabled_in_license, match);
-		metrics_remove(f->type_enabled_in_config, match);
-		for (i = 0; i < t->types.n; i++) {
-			const struct kibana_connector_type *ct = &t->types.v[i];
-			const char *v[3] = { name, ct->id, ct->minimum_license_required };
+	for (i = 0; i < t->types.n; i++) {
+		const struct kibana_connector_type *ct = &t->types.v[i];
+		const char *v[3] = { t->cfg->name, ct->id,
+		    ct->minimum_license_required };
 
-			metrics_set(f->type_enabled, v, ct->enabled);
-			metrics_set(f->type_enabled_in_license, v, ct->enabled_in_license);
-			metrics_set(f->type_enabled_in_config, v, ct->enabled_in_config);
+		metrics_set(f->type_enabled, v, ct->enabled);
+		metrics_set(f->type_enabled_in_license, v, ct->enabled_in_license);
+		metrics_set(f->type_enabled_in_config, v, ct->enabled_in_config);
+	}
+}
+
+/* Connector series; preconfigured ones once per target with space="*". */
+static void
+rebuild_connector(struct inventory *t, const struct space_state *sp,
+    const struct kibana_connector *c)
+{
+	struct inventory_families *f = &t->fam;
+	struct rebuild *rb = &t->rb;
+	const char *space = c->preconfigured ? "*" : sp->id;
+	const char *iv[8] = { t->cfg->name, space, c->id, c->name, c->type_id,
+	    boolstr(c->preconfigured), boolstr(c->deprecated),
+	    boolstr(c->system_action) };
+	const char *cv[3] = { t->cfg->name, space, c->id };
+
+	metrics_set(f->connector_info, iv, 1);
+	metrics_set(f->connector_missing_secrets, cv, c->missing_secrets);
+	/*
+	 * Kibana computes referenced_by_count over all saved objects, not per
+	 * space (injectExtraFindData in the actions plugin): every space
+	 * reports the same global count of a preconfigured connector,
+	 * exported once.
+	 */
+	metrics_set(f->connector_references, cv, (double)c->referenced_by_count);
+	if (c->preconfigured)
+		keyset_add(&rb->pre, strdup(c->id));
+	if (c->missing_secrets)
+		keyset_add(&rb->secrets, join3(space, c->id, NULL));
+}
+
+/* Rule actions whose connector is gone from the rule's space. */
+static void
+rebuild_rule(struct inventory *t, const struct space_state *sp,
+    const struct kibana_rule *rule)
+{
+	struct rebuild *rb = &t->rb;
+	size_t a;
+
+	for (a = 0; a < rule->nactions; a++) {
+		const char *cid = rule->action_ids[a];
+		const char *v[5] = { t->cfg->name, sp->id, rule->id, rule->name,
+		    cid };
+
+		if (kibana_is_system_connector_id(cid) ||
+		    connector_known(&rb->ids, &rb->pre, cid))
+			continue;
+		metrics_set(t->fam.rule_connector_missing, v, 1);
+		keyset_add(&rb->missing, join4(sp->id, rule->id, cid,
+		    rule->name));
+	}
+}
+
+/*
+ * Rewrites the target's inventory series from its last good data, about
+ * budget connectors or rules per call: 1 while more is to come, 0 when
+ * every series is set.  Series are set where they are and the ones not
+ * set are swept at the end (rebuild_end), so a rendering between two
+ * slices has every series, with its old value or its new one.
+ */
+static int
+rebuild_step(struct inventory *t, size_t budget)
+{
+	struct rebuild *rb = &t->rb;
+	struct space_state *sp;
+	size_t done = 0, j;
+
+	if (!rb->active) {
+		rb->active = true;
+		rb->epoch = metrics_epoch_next(t->metrics);
+		if (t->have_types)
+			rebuild_types(t);
+	}
+	for (; !rb->rules && rb->space < t->nspaces; rb->space++, rb->item = 0) {
+		sp = t->spaces[rb->space];
+		for (; rb->item < sp->connectors.n; rb->item++, done++) {
+			if (done >= budget)
+				return 1;
+			rebuild_connector(t, sp, &sp->connectors.v[rb->item]);
 		}
 	}
-
-	/* Connectors; preconfigured ones once per target with space="*". */
-	for (i = 0; i < t->nspaces; i++) {
-		struct space_state *sp = t->spaces[i];
-
-		for (j = 0; j < sp->connectors.n; j++) {
-			const struct kibana_connector *c = &sp->connectors.v[j];
-			const char *space = c->preconfigured ? "*" : sp->id;
-			const char *iv[8] = { name, space, c->id, c->name,
-			    c->type_id, boolstr(c->preconfigured),
-			    boolstr(c->deprecated), boolstr(c->system_action) };
-			const char *cv[3] = { name, space, c->id };
-
-			metrics_set(f->connector_info, iv, 1);
-			metrics_set(f->connector_missing_secrets, cv,
-			    c->missing_secrets);
-			/*
-			 * Kibana computes referenced_by_count over all saved
-			 * objects, not per space (injectExtraFindData in the
-			 * actions plugin): every space reports the same global
-			 * count of a preconfigured connector, exported once.
-			 */
-			metrics_set(f->connector_references, cv,
-			    (double)c->referenced_by_count);
-			if (c->preconfigured)
-				keyset_add(&pre, strdup(c->id));
-			if (c->missing_secrets)
-				keyset_add(&secrets, join3(space, c->id, NULL));
-		}
+	if (!rb->rules) {
+		keyset_sort(&rb->pre);
+		rb->rules = true;
+		rb->space = rb->item = 0;
 	}
-	keyset_sort(&pre);
-
-	/* Rule actions whose connector is gone from the rule's space. */
-	for (i = 0; i < t->nspaces; i++) {
-		struct space_state *sp = t->spaces[i];
-		struct keyset ids = { 0 };
-
+	for (; rb->space < t->nspaces; rb->space++, rb->item = 0) {
+		sp = t->spaces[rb->space];
 		if (!sp->have_rules || !sp->have_connectors)
 			continue;
-		for (j = 0; j < sp->connectors.n; j++)
-			keyset_add(&ids, strdup(sp->connectors.v[j].id));
-		keyset_sort(&ids);
-		for (j = 0; j < sp->nrules; j++) {
-			const struct kibana_rule *rule = &sp->rules[j];
-
-			for (a = 0; a < rule->nactions; a++) {
-				const char *cid = rule->action_ids[a];
-				const char *v[5] = { name, sp->id, rule->id,
-				    rule->name, cid };
-
-				if (kibana_is_system_connector_id(cid) ||
-				    connector_known(&ids, &pre, cid))
-					continue;
-				metrics_set(f->rule_connector_missing, v, 1);
-				keyset_add(&missing, join4(sp->id, rule->id, cid,
-				    rule->name));
-			}
+		if (rb->item == 0) {
+			/* The space's connector ids, to look the actions up. */
+			keys_free(rb->ids.v, rb->ids.n);
+			memset(&rb->ids, 0, sizeof(rb->ids));
+			for (j = 0; j < sp->connectors.n; j++)
+				keyset_add(&rb->ids, strdup(sp->connectors.v[j].id));
+			keyset_sort(&rb->ids);
+			done += sp->connectors.n / 4;
 		}
-		keys_free(ids.v, ids.n);
+		for (; rb->item < sp->nrules; rb->item++, done++) {
+			if (done >= budget)
+				return 1;
+			rebuild_rule(t, sp, &sp->rules[rb->item]);
+		}
 	}
-	keyset_sort(&missing);
-	keyset_sort(&secrets);
+	return 0;
+}
+
+/* Sweeps what the rewrite did not set, and logs what is new. */
+static void
+rebuild_end(struct inventory *t)
+{
+	struct inventory_families *f = &t->fam;
+	struct rebuild *rb = &t->rb;
+	const char *name = t->cfg->name;
+	const char *match[8] = { name, NULL, NULL, NULL, NULL, NULL, NULL, NULL };
+	size_t i;
+
+	metrics_sweep(f->connector_info, match, rb->epoch);
+	metrics_sweep(f->connector_missing_secrets, match, rb->epoch);
+	metrics_sweep(f->connector_references, match, rb->epoch);
+	metrics_sweep(f->rule_connector_missing, match, rb->epoch);
+	if (t->have_types) {
+		metrics_sweep(f->type_enabled, match, rb->epoch);
+		metrics_sweep(f->type_enabled_in_license, match, rb->epoch);
+		metrics_sweep(f->type_enabled_in_config, match, rb->epoch);
+	}
+	keyset_sort(&rb->missing);
+	keyset_sort(&rb->secrets);
 
 	/* Log what is new since the last cycle (state changes, not repeats). */
-	for (i = 0; i < missing.n; i++) {
+	for (i = 0; i < rb->missing.n; i++) {
 		char *sp_id, *rule_id, *cid, *rule_name, *dup;
+		const char *key = rb->missing.v[i];
 
-		if ((i > 0 && strcmp(missing.v[i], missing.v[i - 1]) == 0) ||
-		    sorted_contains(t->missing_keys, t->nmissing_keys, missing.v[i]))
+		if ((i > 0 && strcmp(key, rb->missing.v[i - 1]) == 0) ||
+		    sorted_contains(t->missing_keys, t->nmissing_keys, key))
 			continue;
-		if ((dup = strdup(missing.v[i])) == NULL)
+		if ((dup = strdup(key)) == NULL)
 			continue;
 		sp_id = dup;
 		rule_id = strchr(sp_id, '\n');
@@ -806,13 +897,14 @@ rebuild_metrics(struct inventory *t)
 		}
 		free(dup);
 	}
-	for (i = 0; i < secrets.n; i++) {
+	for (i = 0; i < rb->secrets.n; i++) {
 		char *sp_id, *cid, *dup;
+		const char *key = rb->secrets.v[i];
 
-		if ((i > 0 && strcmp(secrets.v[i], secrets.v[i - 1]) == 0) ||
-		    sorted_contains(t->secrets_keys, t->nsecrets_keys, secrets.v[i]))
+		if ((i > 0 && strcmp(key, rb->secrets.v[i - 1]) == 0) ||
+		    sorted_contains(t->secrets_keys, t->nsecrets_keys, key))
 			continue;
-		if ((dup = strdup(secrets.v[i])) == NULL)
+		if ((dup = strdup(key)) == NULL)
 			continue;
 		sp_id = dup;
 		cid = strchr(sp_id, '\n');
@@ -830,22 +922,22 @@ rebuild_metrics(struct inventory *t)
 		free(dup);
 	}
 	keys_free(t->missing_keys, t->nmissing_keys);
-	t->missing_keys = missing.v;
-	t->nmissing_keys = missing.n;
+	t->missing_keys = rb->missing.v;
+	t->nmissing_keys = rb->missing.n;
+	memset(&rb->missing, 0, sizeof(rb->missing));
 	keys_free(t->secrets_keys, t->nsecrets_keys);
-	t->secrets_keys = secrets.v;
-	t->nsecrets_keys = secrets.n;
-	keys_free(pre.v, pre.n);
+	t->secrets_keys = rb->secrets.v;
+	t->nsecrets_keys = rb->secrets.n;
+	memset(&rb->secrets, 0, sizeof(rb->secrets));
+	rebuild_reset(rb);
 }
 
+/* The cycle's answers replace the last good data where they succeeded. */
 static void
-inventory_finish(struct check *c, void *arg)
+adopt_cycle(struct inventory *t)
 {
-	struct inventory *t = arg;
 	size_t i, o;
 
-	(void)c;
-	/* Adopt what succeeded; keep the last good data for the rest. */
 	if (t->types_ok) {
 		kibana_connector_type_list_free(&t->types);
 		t->types = t->new_types;
@@ -881,8 +973,26 @@ inventory_finish(struct check *c, void *arg)
 		t->nspaces = o;
 	}
 	kibana_space_list_free(&t->new_spaces);
-	rebuild_metrics(t);
+}
+
+/*
+ * In slices (engine.h): the cycle's data is adopted in the first, the
+ * series are rewritten over as many as it takes.  Nothing changes the
+ * data meanwhile: the run goes on, so no new cycle starts.
+ */
+static int
+inventory_finish(struct check *c, void *arg)
+{
+	struct inventory *t = arg;
+
+	(void)c;
+	if (!t->rb.active)
+		adopt_cycle(t);
+	if (rebuild_step(t, INVENTORY_SLICE) > 0)
+		return 1;
+	rebuild_end(t);
 	log_failures(t);
+	return 0;
 }
 
 void

@@ -421,11 +421,12 @@ probe_run(struct check *ck, void *arg)
 		    c->connector_id, c->space, c->target, strerror(-r));
 }
 
-static void
+static int
 probe_finish(struct check *ck, void *arg)
 {
 	(void)ck;
 	(void)arg;
+	return 0;
 }
 
 /* ---- the status page ---------------------------------------------------- */

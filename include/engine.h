@@ -115,8 +115,13 @@ struct check_ops {
 	const char *kind;			/* "inventory", "eventlog", "probe" */
 	/* Start one run: send requests with check_request() (or none). */
 	void	(*run)(struct check *c, void *impl);
-	/* Every request of the run completed: adopt results, set series. */
-	void	(*finish)(struct check *c, void *impl);
+	/*
+	 * Every request of the run completed: adopt results, set series.
+	 * 0 when done; 1 to be called again on the next turn of the event
+	 * loop, so that long work goes in slices (the run goes on meanwhile:
+	 * no new run starts, and nothing is published).
+	 */
+	int	(*finish)(struct check *c, void *impl);
 	/* Configuration of old and new is the same (carry old as it is). */
 	bool	(*same)(const void *old_impl, const void *new_impl);
 	/* Carry: old takes new's configuration pointers (new is freed next). */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <event2/event.h>
 
 #include "engine.h"
 #include "metrics.h"
@@ -52,6 +53,7 @@ struct fake {
 	int		 setting;	/* "configuration": same() compares it */
 	bool		 hold;		/* run() holds the run open */
 	bool		 fail;		/* run() marks API_EVENT_LOG failed */
+	int		 slices;	/* finish() asks for this many more calls */
 	struct check	*held;
 	struct journal	*j;
 	struct fake_clock *clk;
@@ -74,13 +76,18 @@ fake_run(struct check *c, void *impl)
 	}
 }
 
-static void
+static int
 fake_finish(struct check *c, void *impl)
 {
 	struct fake *f = impl;
 
 	(void)c;
 	f->j->finishes[f->id]++;
+	if (f->slices > 0) {
+		f->slices--;
+		return 1;
+	}
+	return 0;
 }
 
 static bool
@@ -163,7 +170,7 @@ on_published(void *arg)
 }
 
 static struct env *
-env_new(bool once)
+env_new_base(bool once, struct event_base *base)
 {
 	struct env *v = calloc(1, sizeof(*v));
 	struct engine_clock clock = { fake_now, fake_random, NULL };
@@ -174,9 +181,15 @@ env_new(bool once)
 	clock.arg = &v->clk;
 	v->m = metrics_new();
 	assert_non_null(v->m);
-	v->e = engine_new(NULL, NULL, v->m, &clock, once, on_published, v);
+	v->e = engine_new(base, NULL, v->m, &clock, once, on_published, v);
 	assert_non_null(v->e);
 	return v;
+}
+
+static struct env *
+env_new(bool once)
+{
+	return env_new_base(once, NULL);
 }
 
 static void
@@ -298,6 +311,73 @@ test_no_overlap(void **state)
 	assert_int_equal(v->j.runs[0], 2);
 	assert_int_equal(v->j.finishes[0], 2);
 	env_free(v);
+}
+
+/*
+ * A finish in slices: one slice per turn of the loop, the run goes on
+ * meanwhile (no new run, nothing published), and a reload that removes
+ * the check stops the slices.  Without a loop they run at once.
+ */
+static void
+test_finish_slices(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct env *v;
+	struct engine_build *b;
+	struct fake *f;
+	int published;
+
+	(void)state;
+	assert_non_null(base);
+	v = env_new_base(false, base);
+	b = engine_build_begin(v->e);
+	f = fake_new(v, 0, 1);
+	f->slices = 3;
+	add(b, f, "a", 10 * SEC, CHECK_FIRST_NOW, NULL);
+	engine_build_commit(b);
+	published = v->published;
+	engine_start(v->e);
+	assert_int_equal(v->j.runs[0], 1);
+	assert_int_equal(v->j.finishes[0], 1);	/* the first slice, at once */
+	assert_int_equal(v->published, published);
+	advance(v, 10 * SEC);			/* due again: still finishing */
+	assert_int_equal(v->j.runs[0], 1);
+	assert_int_equal(event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK), 0);
+	assert_int_equal(v->j.finishes[0], 2);
+	assert_int_equal(v->published, published);
+	assert_int_equal(event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK), 0);
+	assert_int_equal(event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK), 0);
+	assert_int_equal(v->j.finishes[0], 4);
+	assert_int_equal(v->published, published + 1);
+	advance(v, 10 * SEC);
+	assert_int_equal(v->j.runs[0], 2);
+
+	/* Removed while finishing: no slice after the reload. */
+	f->slices = 5;
+	advance(v, 10 * SEC);
+	assert_int_equal(v->j.runs[0], 3);
+	assert_int_equal(v->j.finishes[0], 6);
+	b = engine_build_begin(v->e);
+	add(b, fake_new(v, 1, 1), "b", 10 * SEC, CHECK_FIRST_NOW, NULL);
+	engine_build_commit(b);
+	assert_int_equal(v->j.frees[0], 1);
+	assert_int_equal(event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK), 0);
+	assert_int_equal(event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK), 0);
+	assert_int_equal(v->j.finishes[0], 6);
+	env_free(v);
+
+	/* No loop: every slice at once. */
+	v = env_new(false);
+	b = engine_build_begin(v->e);
+	f = fake_new(v, 0, 1);
+	f->slices = 3;
+	add(b, f, "a", 10 * SEC, CHECK_FIRST_NOW, NULL);
+	engine_build_commit(b);
+	engine_start(v->e);
+	assert_int_equal(v->j.finishes[0], 4);
+	assert_true(v->published >= 1);
+	env_free(v);
+	event_base_free(base);
 }
 
 static void
@@ -522,6 +602,7 @@ main(void)
 		cmocka_unit_test(test_schedule),
 		cmocka_unit_test(test_jitter),
 		cmocka_unit_test(test_no_overlap),
+		cmocka_unit_test(test_finish_slices),
 		cmocka_unit_test(test_after),
 		cmocka_unit_test(test_after_random),
 		cmocka_unit_test(test_once),
