@@ -350,7 +350,11 @@ class HttpTest(KcmTestCase):
         gate.set()
         wait_until(lambda: d.request("GET", "/-/ready")[0] == 200,
                    what="/-/ready to answer 200 after the first inventory")
-        self.wait_all_up(d)
+        # Ready means the served exposition has it: the rendering goes in
+        # slices after the cycle, and ready waits for it (monitor_ready).
+        m = d.scrape()
+        self.assertTrue(self.all_up()(m), "not all up in the first scrape after ready")
+        self.assertTrue(m.series("kibana_connector_info", target="kib"))
 
 
 class LimitsTest(KcmTestCase):
