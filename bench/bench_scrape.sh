@@ -323,7 +323,7 @@ printf 'plain:  nginx %s req/s, daemon %s req/s, ratio %s (keep >= 1.0); bytes/a
 	"$plain_ref" "$plain_got" "$(ratio "$plain_got" "$plain_ref")" "$plain_ref_b" "$plain_got_b" "$plain_all"
 printf 'gzip:   nginx gzip_static %s req/s, daemon %s req/s, ratio %s (goal >= 0.8); bytes/answer %s, %s\n        runs:%s\n' \
 	"$gzip_ref" "$gzip_got" "$(ratio "$gzip_got" "$gzip_ref")" "$gzip_ref_b" "$gzip_got_b" "$gzip_all"
-printf 'p99:    gzip scrapes at a fixed rate of 200/s, 4 connections, latency from the scheduled send time, %s s each:\n' "$p99dur"
+printf 'p99:    gzip scrapes, fixed rate 200/s, 4 connections, latency from the scheduled send time, %s s each:\n' "$p99dur"
 printf '        idle p50 %s p99 %s p999 %s max %s ms (daemon %s%% of a core)\n' \
 	"$idle_p50" "$idle_p99" "$idle_p999" "$idle_max" "$idle_cpu"
 printf '        during %s inventory cycles p50 %s p99 %s p999 %s max %s ms (daemon %s%%, fake Kibana %s%% of a core)\n' \
