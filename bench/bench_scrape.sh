@@ -9,9 +9,17 @@
 #           daemon's own gzip body (the fastest a pre-compressed file can be
 #           served); both answers' Content-Encoding and bytes per answer are
 #           checked, so neither side can quietly send the plain form
-#   p99     gzip scrape latency p99 over KCM_BENCH_P99_SECONDS (20) while
-#           inventory cycles run back to back (interval 1 s; the cycles that
-#           ran are counted), vs the idle p99 of the same length
+#   p99     gzip scrape latency over KCM_BENCH_P99_SECONDS (20) at a fixed
+#           rate of 200 scrapes/s over 4 kept-alive connections, as a
+#           scraper sends them (bench/loadgen.c: open loop, latency from the
+#           scheduled send time, so a stalled loop is charged for every scrape
+#           it held up): while inventory cycles run back to back (interval
+#           1 s; the cycles that ran are counted) vs idle; p50, p99, p999 and
+#           max of both, the goal on the ratio of the p99s
+#   p99 sat the same two runs with wrk -c4 instead, which saturates the
+#           daemon: informational, a worst case, as on 2 cores it mostly
+#           measures CPU contention between wrk, the daemon and the fake
+#           Kibana rather than the daemon's event loop
 #   stall   the loop's longest stalls during cycles, without wrk: a
 #           /-/healthy answer every millisecond for 10 s
 #   rss     resident memory after the first cycle, after the scrape runs and
@@ -23,7 +31,8 @@
 #
 #   bash bench/bench_scrape.sh [CONNECTORS] [SPACES]   (default 10000 100)
 #
-# Needs wrk and nginx-light (installed when missing) and a build in build/.
+# Needs wrk and nginx-light (installed when missing), cc (builds loadgen) and
+# a build in build/.
 # Not part of CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,6 +53,8 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
 trap cleanup EXIT INT TERM
 [ -n "${KCM_BENCH_KEEP:-}" ] && trap - EXIT
+command -v cc >/dev/null || { echo "bench: needs cc to build bench/loadgen.c" >&2; exit 1; }
+cc -O2 -Wall -Wextra -std=c11 -D_POSIX_C_SOURCE=200809L bench/loadgen.c -o "$tmp/loadgen"
 
 # A Kibana with n connectors over nspaces spaces and n/2 rules.
 python3 - "$n" "$nspaces" > "$tmp/data.json" <<'PY'
@@ -156,6 +167,25 @@ wrk_run() {
 			if (u == "us") v /= 1000; else if (u == "s") v *= 1000; p99 = v }
 		END { printf "%s %s %d\n", rps, p99, reqs ? rd / reqs : 0 }'
 }
+# lg_run PREFIX: gzip scrapes of the daemon at a fixed 200/s over 4
+# connections for p99dur seconds (loadgen fails on any error or non-200
+# answer); sets PREFIX_p50, _p99, _p999, _max (ms) and _cpu, the daemon's
+# share of a core (%).  Checks the answers were the gzip ones.
+lg_run() {
+	local out t0 kv
+	t0=$(cpu_ticks "$dpid")
+	out=$("$tmp/loadgen" "$addr" /metrics 200 4 "$p99dur" "$gz") ||
+		{ echo "bench: loadgen failed against the daemon" >&2; exit 1; }
+	printf -v "${1}_cpu" %s $(( ($(cpu_ticks "$dpid") - t0) * 100 / $(getconf CLK_TCK) / p99dur ))
+	for kv in $out; do
+		case ${kv%%=*} in
+		p50|p99|p999|max) printf -v "${1}_${kv%%=*}" %s "${kv#*=}" ;;
+		bytes_per_answer)
+			[ "${kv#*=}" -lt $((gzsize + 1024)) ] ||
+				{ echo "bench: loadgen read ${kv#*=} bytes per answer, the gzip body is $gzsize" >&2; exit 1; } ;;
+		esac
+	done
+}
 ratio() { python3 -c "import sys; print('%.2f' % (float(sys.argv[1]) / float(sys.argv[2])))" "$1" "$2"; }
 
 # wrk_pair VAR_PREFIX [HEADER]: nginx and the daemon alternately, twice
@@ -191,7 +221,8 @@ for b in "$gzip_ref_b" "$gzip_got_b"; do
 	[ "$b" -lt $((gzsize + 1024)) ] ||
 		{ echo "bench: a gzip run read $b bytes per answer, the gzip body is $gzsize" >&2; exit 1; }
 done
-read -r _ idle_p99 _ < <(wrk_run "$p99dur" "http://$addr/metrics" "$gz")
+lg_run idle
+read -r _ idle_sat_p99 _ < <(wrk_run "$p99dur" "http://$addr/metrics" "$gz")
 rss_idle=$(rss_kib "$dpid")
 
 # 100 slow readers, gzip and plain mixed as Prometheus and curl would: a
@@ -241,14 +272,19 @@ PY
 )
 kill "$dpid"; wait "$dpid" 2>/dev/null || true
 
-# Inventory cycles back to back (interval 1 s) while wrk scrapes for
-# p99dur seconds; the cycles that ran meanwhile are counted, not assumed.
+# Inventory cycles back to back (interval 1 s) while loadgen, then wrk,
+# scrape for p99dur seconds each; the cycles that ran meanwhile are counted,
+# not assumed.
 start_daemon busy 1s
 c0=$(conn_lists)
 k0=$(cpu_ticks "${pids[0]}")
-read -r _ busy_p99 _ < <(wrk_run "$p99dur" "http://$addr/metrics" "$gz")
+lg_run busy
 cycles=$(( ($(conn_lists) - c0) / nspaces ))
 kcpu=$(( ($(cpu_ticks "${pids[0]}") - k0) * 100 / $(getconf CLK_TCK) / p99dur ))
+k0=$(cpu_ticks "${pids[0]}")
+read -r _ busy_sat_p99 _ < <(wrk_run "$p99dur" "http://$addr/metrics" "$gz")
+sat_cycles=$(( ($(conn_lists) - c0) / nspaces - cycles ))
+sat_kcpu=$(( ($(cpu_ticks "${pids[0]}") - k0) * 100 / $(getconf CLK_TCK) / p99dur ))
 rss_busy=$(rss_kib "$dpid")
 hwm_busy=$(hwm_kib "$dpid")
 # Loop stalls, without wrk: GET /-/healthy on one kept-alive connection
@@ -278,7 +314,7 @@ lat.sort()
 print(len(lat), "%.2f" % lat[len(lat) // 2], sum(x >= 20 for x in lat), "%.1f" % lat[-1])
 PY
 )
-stall_cyc=$(( ($(conn_lists) - c0) / nspaces - cycles ))
+stall_cyc=$(( ($(conn_lists) - c0) / nspaces - cycles - sat_cycles ))
 
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
 printf 'connectors=%s spaces=%s series=%s body=%s bytes gzip=%s bytes (Content-Encoding: nginx %s, daemon %s)\n' \
@@ -287,11 +323,17 @@ printf 'plain:  nginx %s req/s, daemon %s req/s, ratio %s (keep >= 1.0); bytes/a
 	"$plain_ref" "$plain_got" "$(ratio "$plain_got" "$plain_ref")" "$plain_ref_b" "$plain_got_b" "$plain_all"
 printf 'gzip:   nginx gzip_static %s req/s, daemon %s req/s, ratio %s (goal >= 0.8); bytes/answer %s, %s\n        runs:%s\n' \
 	"$gzip_ref" "$gzip_got" "$(ratio "$gzip_got" "$gzip_ref")" "$gzip_ref_b" "$gzip_got_b" "$gzip_all"
-printf 'p99:    gzip scrapes for %s s: idle %s ms, during %s inventory cycles %s ms, ratio %s (goal <= 2); fake Kibana used %s%% of a core\n' \
-	"$p99dur" "$idle_p99" "$cycles" "$busy_p99" "$(ratio "$busy_p99" "$idle_p99")" "$kcpu"
+printf 'p99:    gzip scrapes, fixed rate 200/s, 4 connections, latency from the scheduled send time, %s s each:\n' "$p99dur"
+printf '        idle p50 %s p99 %s p999 %s max %s ms (daemon %s%% of a core)\n' \
+	"$idle_p50" "$idle_p99" "$idle_p999" "$idle_max" "$idle_cpu"
+printf '        during %s inventory cycles p50 %s p99 %s p999 %s max %s ms (daemon %s%%, fake Kibana %s%% of a core)\n' \
+	"$cycles" "$busy_p50" "$busy_p99" "$busy_p999" "$busy_max" "$busy_cpu" "$kcpu"
+printf '        ratio busy p99 / idle p99 %s (goal <= 2)\n' "$(ratio "$busy_p99" "$idle_p99")"
+printf 'p99 sat: wrk -c4 saturating the daemon for %s s (informational, a worst case: CPU saturation by wrk on 2 cores): idle p99 %s ms, during %s inventory cycles %s ms, ratio %s; fake Kibana used %s%% of a core\n' \
+	"$p99dur" "$idle_sat_p99" "$sat_cycles" "$busy_sat_p99" "$(ratio "$busy_sat_p99" "$idle_sat_p99")" "$sat_kcpu"
 printf 'stall:  /-/healthy every ms for 10 s (%s answers, %s cycles, no wrk): p50 %s ms, %s answers >= 20 ms, slowest %s ms\n' \
 	"$stall_n" "$stall_cyc" "$stall_p50" "$stall_slow" "$stall_max"
 printf 'rss:    after the first cycle %s, after the scrape runs %s (goal <= 22 MiB), after %s cycles %s (peak %s)\n' \
-	"$(mib "$rss_first")" "$(mib "$rss_idle")" "$cycles" "$(mib "$rss_busy")" "$(mib "$hwm_busy")"
+	"$(mib "$rss_first")" "$(mib "$rss_idle")" "$((cycles + sat_cycles))" "$(mib "$rss_busy")" "$(mib "$hwm_busy")"
 printf 'slow:   100 slow readers: %s accepted, %s refused (max_connections 64); rss %s before, peak %s; %s KiB in the daemon'"'"'s send queues\n' \
 	"$slow_acc" "$slow_ref" "$(mib "$slow_base")" "$(mib "$slow_peak")" "$((slow_sendq / 1024))"
