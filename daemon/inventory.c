@@ -77,7 +77,7 @@ struct rebuild {
  * of a millisecond (README "Performance").
  */
 #ifndef INVENTORY_SLICE
-#define INVENTORY_SLICE	500
+#define INVENTORY_SLICE	250
 #endif
 
 struct inventory {

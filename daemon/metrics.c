@@ -30,11 +30,11 @@ struct series {
 	struct series	*next;		/* hash chain (live series only) */
 	uint64_t	 hash;
 	uint64_t	 epoch;		/* the registry's epoch when last written */
-	bool		 dead;		/* removed; still in order[] */
 	double		 value;		/* gauge, counter; histogram: sum */
 	uint64_t	*counts;	/* histogram: nbuckets + 1, not cumulative */
 	uint64_t	 count;		/* histogram observations */
-	size_t		 keylen;
+	uint32_t	 keylen;	/* a few labels of at most 1 KiB each */
+	bool		 dead;		/* removed; still in order[] */
 	char		 key[];		/* nlabels NUL-terminated values */
 };
 
@@ -565,6 +565,8 @@ series_get(struct metric_family *f, const char *const *values, bool create,
 	if (strbuf_failed(k))
 		return -ENOMEM;
 	len = k->len;
+	if (len > UINT32_MAX)
+		return -E2BIG;
 	h = key_hash(strbuf_str(k), len);
 	s = series_lookup(f, strbuf_str(k), len, h);
 	if (s != NULL) {
@@ -589,7 +591,7 @@ series_get(struct metric_family *f, const char *const *values, bool create,
 		}
 	}
 	s->hash = h;
-	s->keylen = len;
+	s->keylen = (uint32_t)len;
 	if (len > 0)
 		memcpy(s->key, strbuf_str(k), len);
 	s->next = f->table[h & (f->tablesz - 1)];

@@ -46,7 +46,7 @@
  * a slice a fraction of a millisecond (README "Performance").
  */
 #ifndef MONITOR_RENDER_SLICE
-#define MONITOR_RENDER_SLICE	1000
+#define MONITOR_RENDER_SLICE	500
 #endif
 #ifndef MONITOR_DEFLATE_SLICE
 #define MONITOR_DEFLATE_SLICE	(64 * 1024)
