@@ -23,6 +23,7 @@
 #include "http_client.h"
 #include "log.h"
 #include "util.h"
+#include "worker.h"
 
 TAILQ_HEAD(http_call_list, http_call);
 
@@ -31,8 +32,11 @@ struct http_client {
 	CURLM			*multi;
 	struct event		*timer;
 	struct event		*deliver;	/* the next completion, next turn */
-	struct http_call_list	 calls;		/* every call, queued or running */
+	struct http_call_list	 calls;		/* every call, queued, running
+						   or being prepared */
 	unsigned		 ncalls;
+	struct worker		*worker;	/* prepares answers; made on first use */
+	bool			 worker_failed;	/* prepare on the loop instead */
 };
 
 struct http_limiter {
@@ -54,6 +58,11 @@ struct http_call {
 	uint64_t		 start_usec;
 	http_done_fn		 done;
 	void			*arg;
+	http_prepare_fn		 prepare;
+	void			(*discard)(void *);
+	void			*prepared;
+	struct worker_job	*job;		/* being prepared */
+	struct http_response	 answer;	/* kept while being prepared */
 	char			 errbuf[CURL_ERROR_SIZE];
 	TAILQ_ENTRY(http_call)	 entry;		/* client->calls */
 	TAILQ_ENTRY(http_call)	 qentry;	/* limiter->queue while waiting */
@@ -286,6 +295,8 @@ call_free(struct http_call *call)
 		return;
 	if (call->easy != NULL)
 		curl_easy_cleanup(call->easy);
+	if (call->prepared != NULL && call->discard != NULL)
+		call->discard(call->prepared);
 	wipe_slist(call->headers);
 	strbuf_free(&call->resp);
 	free(call);
@@ -372,6 +383,63 @@ call_detach(struct http_call *call)
 	}
 }
 
+/* The worker thread: the answer, prepared. */
+static void
+prepare_run(void *arg)
+{
+	struct http_call *call = arg;
+
+	call->prepared = call->prepare(&call->answer);
+}
+
+/* The loop, in a later turn: the callback, as for any answer. */
+static void
+prepare_done(void *arg)
+{
+	struct http_call *call = arg;
+	struct http_client *c = call->client;
+	struct http_response resp = call->answer;
+
+	call->job = NULL;
+	TAILQ_REMOVE(&c->calls, call, entry);
+	c->ncalls--;
+	resp.prepared = call->prepared;
+	if (call->done != NULL)
+		call->done(&resp, call->arg);
+	call_free(call);
+}
+
+/*
+ * A finished call (detached) whose answer is to be prepared: true when it
+ * went to the worker (the callback comes later).  Without a worker the
+ * answer is prepared here, on the loop, and false says: call back now.
+ */
+static bool
+call_prepare(struct http_client *c, struct http_call *call,
+    const struct http_response *resp)
+{
+	if (call->prepare == NULL || resp->result != HTTP_RESULT_OK ||
+	    resp->status < 200 || resp->status > 299)
+		return false;
+	call->answer = *resp;
+	call->answer.error = "";	/* an OK answer's; the errbuf may go */
+	if (c->worker == NULL && !c->worker_failed &&
+	    (c->worker = worker_new(c->base)) == NULL) {
+		c->worker_failed = true;
+		log_warning("cannot start the thread that parses answers (%s): parsing on the event loop",
+		    strerror(errno));
+	}
+	if (c->worker != NULL &&
+	    (call->job = worker_submit(c->worker, prepare_run, prepare_done,
+	    call)) != NULL) {
+		TAILQ_INSERT_TAIL(&c->calls, call, entry);
+		c->ncalls++;
+		return true;
+	}
+	call->prepared = call->prepare(&call->answer);
+	return false;
+}
+
 static void
 check_multi_info(struct http_client *c)
 {
@@ -419,6 +487,9 @@ check_multi_info(struct http_client *c)
 
 		/* msg is invalid after remove_handle; we copied what we need. */
 		call_detach(call);
+		if (call_prepare(c, call, &resp))
+			goto next;
+		resp.prepared = call->prepared;
 		if (call->done != NULL)
 			call->done(&resp, call->arg);
 		call_free(call);
@@ -514,6 +585,8 @@ http_client_submit(struct http_client *c, struct http_limiter *l,
 	call->limiter = l;
 	call->done = done;
 	call->arg = arg;
+	call->prepare = req->prepare;
+	call->discard = req->discard;
 	call->max_bytes = req->ep->max_response_bytes;
 	strbuf_init(&call->resp);
 	call->easy = curl_easy_init();
@@ -545,9 +618,19 @@ http_client_submit(struct http_client *c, struct http_limiter *l,
 void
 http_call_cancel(struct http_call *call)
 {
+	struct http_client *c;
+
 	if (call == NULL)
 		return;
-	call_detach(call);
+	if (call->job != NULL) {
+		/* Being prepared: waits for a run in progress (a short one). */
+		c = call->client;
+		worker_cancel(call->job);
+		call->job = NULL;
+		TAILQ_REMOVE(&c->calls, call, entry);
+		c->ncalls--;
+	} else
+		call_detach(call);
 	call_free(call);
 }
 
@@ -617,6 +700,7 @@ http_client_free(struct http_client *c)
 		call->limiter = NULL;
 		http_call_cancel(call);
 	}
+	worker_free(c->worker);
 	/* May call sock_cb: the base and the socket contexts are still alive. */
 	if (c->multi != NULL)
 		curl_multi_cleanup(c->multi);

@@ -41,6 +41,10 @@ struct space_state {
 	struct kibana_rule	*new_rules;
 	size_t			 new_nrules;
 	bool			 rules_failed;
+	/* replaced by this cycle's, freed by the rewrite (rebuild_step) */
+	struct kibana_connector_list old_connectors;
+	struct kibana_rule	*old_rules;
+	size_t			 old_nrules;
 };
 
 
@@ -64,7 +68,9 @@ struct rebuild {
 	bool		 active;
 	uint64_t	 epoch;
 	bool		 rules;		/* connectors done; now the rules */
+	bool		 freed;		/* the space's replaced data is freed */
 	size_t		 space, item;	/* the next connector or rule */
+	size_t		 swept;		/* families swept, after the rules */
 	struct keyset	 pre;		/* preconfigured connector ids */
 	struct keyset	 ids;		/* the current space's connector ids */
 	struct keyset	 missing;	/* "space\nrule\nconn\nrule name" */
@@ -77,7 +83,7 @@ struct rebuild {
  * of a millisecond (README "Performance").
  */
 #ifndef INVENTORY_SLICE
-#define INVENTORY_SLICE	250
+#define INVENTORY_SLICE	125
 #endif
 
 struct inventory {
@@ -221,7 +227,22 @@ space_free(struct space_state *sp)
 	kibana_connector_list_free(&sp->new_connectors);
 	rules_free(sp->rules, sp->nrules);
 	rules_free(sp->new_rules, sp->new_nrules);
+	kibana_connector_list_free(&sp->old_connectors);
+	rules_free(sp->old_rules, sp->old_nrules);
 	free(sp);
+}
+
+/* Frees what the cycle replaced; returns about how much work that was. */
+static size_t
+space_free_old(struct space_state *sp)
+{
+	size_t n = sp->old_connectors.n + sp->old_nrules;
+
+	kibana_connector_list_free(&sp->old_connectors);
+	rules_free(sp->old_rules, sp->old_nrules);
+	sp->old_rules = NULL;
+	sp->old_nrules = 0;
+	return n;
 }
 
 static struct space_state *
@@ -452,6 +473,50 @@ out:
 	strbuf_free(&shown);
 }
 
+/*
+ * An answer parsed on the HTTP client's worker thread (http_client.h):
+ * only the body is read, and the result is the parser's as it would be on
+ * the loop.
+ */
+struct parsed {
+	int				 pr;
+	char				 err[256];
+	struct kibana_connector_list	 connectors;
+	struct kibana_rules_page	 page;
+};
+
+static void
+parsed_free(void *arg)
+{
+	struct parsed *p = arg;
+
+	kibana_connector_list_free(&p->connectors);
+	kibana_rules_page_free(&p->page);
+	free(p);
+}
+
+static void *
+prepare_connectors(const struct http_response *resp)
+{
+	struct parsed *p = calloc(1, sizeof(*p));
+
+	if (p != NULL)
+		p->pr = kibana_parse_connectors(resp->body, resp->body_len,
+		    &p->connectors, p->err, sizeof(p->err));
+	return p;
+}
+
+static void *
+prepare_rules(const struct http_response *resp)
+{
+	struct parsed *p = calloc(1, sizeof(*p));
+
+	if (p != NULL)
+		p->pr = kibana_parse_rules_page(resp->body, resp->body_len,
+		    &p->page, p->err, sizeof(p->err));
+	return p;
+}
+
 static enum engine_result
 request_done(struct check *c, const struct http_response *resp,
     enum engine_result res, void *arg)
@@ -459,6 +524,7 @@ request_done(struct check *c, const struct http_response *resp,
 	struct treq *r = arg;
 	struct inventory *t = r->t;
 	struct space_state *sp = r->sp;
+	struct parsed *pp = resp->prepared;
 	struct kibana_rules_page page;
 	char err[256], detail[512];
 	int64_t pages, p;
@@ -482,13 +548,26 @@ request_done(struct check *c, const struct http_response *resp,
 			break;
 		case API_CONNECTORS:
 			kibana_connector_list_free(&sp->new_connectors);
-			pr = kibana_parse_connectors(resp->body, resp->body_len,
-			    &sp->new_connectors, err, sizeof(err));
+			if (pp != NULL) {
+				pr = pp->pr;
+				snprintf(err, sizeof(err), "%s", pp->err);
+				sp->new_connectors = pp->connectors;
+				memset(&pp->connectors, 0, sizeof(pp->connectors));
+			} else
+				pr = kibana_parse_connectors(resp->body,
+				    resp->body_len, &sp->new_connectors, err,
+				    sizeof(err));
 			sp->connectors_ok = pr == 0;
 			break;
 		case API_RULES:
-			pr = kibana_parse_rules_page(resp->body, resp->body_len,
-			    &page, err, sizeof(err));
+			if (pp != NULL) {
+				pr = pp->pr;
+				snprintf(err, sizeof(err), "%s", pp->err);
+				page = pp->page;
+				memset(&pp->page, 0, sizeof(pp->page));
+			} else
+				pr = kibana_parse_rules_page(resp->body,
+				    resp->body_len, &page, err, sizeof(err));
 			if (pr < 0)
 				break;
 			if (page.n > 0) {
@@ -608,6 +687,12 @@ submit(struct check *c, struct inventory *t, enum engine_api api,
 	req.method = "GET";
 	req.url = r->url;
 	req.ep = &t->cfg->kibana;
+	/* The two answers that grow with Kibana are parsed off the loop. */
+	if (api == API_CONNECTORS)
+		req.prepare = prepare_connectors;
+	else if (api == API_RULES)
+		req.prepare = prepare_rules;
+	req.discard = parsed_free;
 	log_debug("GET %s (target %s)", r->path, t->cfg->name);
 	ret = check_request(c, api, &req, request_done, treq_free, r);
 	if (ret < 0)
@@ -791,6 +876,35 @@ rebuild_rule(struct inventory *t, const struct space_state *sp,
 }
 
 /*
+ * The families the rewrite sweeps, one per slice; the last RB_SWEEP_TYPES
+ * only once the types were read.
+ */
+#define RB_SWEEP_TYPES	3
+static const size_t rb_sweep[] = {
+	offsetof(struct inventory_families, connector_info),
+	offsetof(struct inventory_families, connector_missing_secrets),
+	offsetof(struct inventory_families, connector_references),
+	offsetof(struct inventory_families, rule_connector_missing),
+	offsetof(struct inventory_families, type_enabled),
+	offsetof(struct inventory_families, type_enabled_in_license),
+	offsetof(struct inventory_families, type_enabled_in_config),
+};
+
+/* Removes the target's series of one family that the rewrite did not set. */
+static void
+rebuild_sweep(struct inventory *t, size_t k)
+{
+	const char *match[8] = { t->cfg->name, NULL, NULL, NULL, NULL, NULL,
+	    NULL, NULL };
+	struct metric_family *f;
+
+	f = *(struct metric_family **)((char *)&t->fam + rb_sweep[k]);
+	if (k >= ELEMENTSOF(rb_sweep) - RB_SWEEP_TYPES && !t->have_types)
+		return;
+	metrics_sweep(f, match, t->rb.epoch);
+}
+
+/*
  * Rewrites the target's inventory series from its last good data, about
  * budget connectors or rules per call: 1 while more is to come, 0 when
  * every series is set.  Series are set where they are and the ones not
@@ -810,8 +924,13 @@ rebuild_step(struct inventory *t, size_t budget)
 		if (t->have_types)
 			rebuild_types(t);
 	}
-	for (; !rb->rules && rb->space < t->nspaces; rb->space++, rb->item = 0) {
+	for (; !rb->rules && rb->space < t->nspaces;
+	    rb->space++, rb->item = 0, rb->freed = false) {
 		sp = t->spaces[rb->space];
+		if (!rb->freed) {
+			done += space_free_old(sp);
+			rb->freed = true;
+		}
 		for (; rb->item < sp->connectors.n; rb->item++, done++) {
 			if (done >= budget)
 				return 1;
@@ -842,28 +961,22 @@ rebuild_step(struct inventory *t, size_t budget)
 			rebuild_rule(t, sp, &sp->rules[rb->item]);
 		}
 	}
+	/* One family per slice: a sweep walks all of a family's series. */
+	if (rb->swept < ELEMENTSOF(rb_sweep)) {
+		rebuild_sweep(t, rb->swept++);
+		return 1;
+	}
 	return 0;
 }
 
-/* Sweeps what the rewrite did not set, and logs what is new. */
+/* Logs what is new since the last cycle. */
 static void
 rebuild_end(struct inventory *t)
 {
-	struct inventory_families *f = &t->fam;
 	struct rebuild *rb = &t->rb;
 	const char *name = t->cfg->name;
-	const char *match[8] = { name, NULL, NULL, NULL, NULL, NULL, NULL, NULL };
 	size_t i;
 
-	metrics_sweep(f->connector_info, match, rb->epoch);
-	metrics_sweep(f->connector_missing_secrets, match, rb->epoch);
-	metrics_sweep(f->connector_references, match, rb->epoch);
-	metrics_sweep(f->rule_connector_missing, match, rb->epoch);
-	if (t->have_types) {
-		metrics_sweep(f->type_enabled, match, rb->epoch);
-		metrics_sweep(f->type_enabled_in_license, match, rb->epoch);
-		metrics_sweep(f->type_enabled_in_config, match, rb->epoch);
-	}
 	keyset_sort(&rb->missing);
 	keyset_sort(&rb->secrets);
 
@@ -947,14 +1060,18 @@ adopt_cycle(struct inventory *t)
 	for (i = 0; i < t->nspaces; i++) {
 		struct space_state *sp = t->spaces[i];
 
+		/* The replaced data is freed slice by slice (rebuild_step). */
 		if (sp->connectors_ok) {
-			kibana_connector_list_free(&sp->connectors);
+			kibana_connector_list_free(&sp->old_connectors);
+			sp->old_connectors = sp->connectors;
 			sp->connectors = sp->new_connectors;
 			memset(&sp->new_connectors, 0, sizeof(sp->new_connectors));
 			sp->have_connectors = true;
 		}
 		if (!sp->rules_failed && !sp->gone) {
-			rules_free(sp->rules, sp->nrules);
+			rules_free(sp->old_rules, sp->old_nrules);
+			sp->old_rules = sp->rules;
+			sp->old_nrules = sp->nrules;
 			sp->rules = sp->new_rules;
 			sp->nrules = sp->new_nrules;
 			sp->new_rules = NULL;

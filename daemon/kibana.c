@@ -59,6 +59,16 @@ utf8_repair(const unsigned char *in, size_t len, unsigned char *out)
 	size_t i = 0, o = 0, n, skip;
 
 	while (i < len) {
+		/* A run of ASCII, most of an answer, in one copy. */
+		for (n = i; n < len && in[n] < 0x80; n++)
+			;
+		if (n > i) {
+			if (out != NULL)
+				memcpy(out + o, in + i, n - i);
+			o += n - i;
+			i = n;
+			continue;
+		}
 		n = utf8_sequence(in + i, len - i, &skip);
 		if (n > 0) {
 			if (out != NULL)

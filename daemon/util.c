@@ -66,7 +66,7 @@ strbuf_reset(struct strbuf *sb)
 		sb->buf[0] = '\0';
 }
 
-static int
+int
 strbuf_reserve(struct strbuf *sb, size_t extra)
 {
 	size_t need, ncap;

@@ -37,9 +37,19 @@ struct http_response {
 	size_t		 body_len;
 	uint64_t	 duration_usec;	/* monotonic, submit-to-done */
 	const char	*error;		/* curl's error text or "" (never secrets) */
+	void		*prepared;	/* http_request.prepare's result, or NULL */
 };
 
 typedef void (*http_done_fn)(const struct http_response *resp, void *arg);
+/*
+ * Work on a successful (2xx) answer before the callback, on the client's
+ * worker thread (worker.h): it reads only resp and returns what it made
+ * (NULL on failure), which the callback finds in resp->prepared.  The
+ * callback may take parts of it; discard frees the rest after the
+ * callback (or at once when the call is cancelled).  Parsing a large
+ * answer takes a millisecond: off the loop, scrapes do not wait for it.
+ */
+typedef void *(*http_prepare_fn)(const struct http_response *resp);
 
 struct http_request {
 	const char	*method;	/* "GET" or "POST" */
@@ -48,6 +58,8 @@ struct http_request {
 	size_t		 body_len;
 	const struct endpoint_config *ep; /* TLS, proxy, timeout, limit, auth */
 	const char *const *headers;	/* extra "Name: value" lines, NULL-terminated, or NULL */
+	http_prepare_fn	 prepare;	/* NULL: none */
+	void		(*discard)(void *prepared);
 };
 
 struct http_client *http_client_new(struct event_base *base);

@@ -55,6 +55,8 @@ int	 strbuf_printf(struct strbuf *sb, const char *fmt, ...) KCM_PRINTF(2, 3);
 int	 strbuf_vprintf(struct strbuf *sb, const char *fmt, va_list ap);
 /* "" when nothing was appended; never NULL. */
 const char *strbuf_str(const struct strbuf *sb);
+/* Room for extra more bytes without a reallocation; 0 or -ENOMEM (failed). */
+int	 strbuf_reserve(struct strbuf *sb, size_t extra);
 /* Hands the heap buffer to the caller (never NULL unless failed) and re-inits. */
 char	*strbuf_steal(struct strbuf *sb);
 static inline bool strbuf_failed(const struct strbuf *sb) { return sb->failed; }
