@@ -248,6 +248,8 @@ conn_new(struct http_server *s, evutil_socket_t fd)
 		free(c);
 		return;
 	}
+	/* Fails only on a base with one priority: then all are equal. */
+	(void)bufferevent_priority_set(c->bev, HTTP_SERVER_PRIORITY);
 	c->next = s->conns;
 	if (s->conns != NULL)
 		s->conns->prev = c;

@@ -6,6 +6,7 @@
 #include <link.h>
 #include <sys/resource.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -569,6 +570,7 @@ main(int argc, char *argv[])
 	struct kcm_config *cfg = NULL;
 	struct web_config *web = NULL;
 	struct event_base *base = NULL;
+	struct event_config *ecfg;
 	struct event *sig_term = NULL, *sig_int = NULL, *sig_hup = NULL;
 	struct http_server *server = NULL;
 	struct notify *notify = NULL;
@@ -581,6 +583,13 @@ main(int argc, char *argv[])
 
 	/* A SIGHUP before the daemon is ready waits for it (see above). */
 	signals_catch_early_hup();
+#ifdef M_ARENA_MAX
+	/*
+	 * One malloc arena: what the parsing thread (worker.h) allocates the
+	 * loop frees, so an arena of its own would only hold freed memory.
+	 */
+	(void)mallopt(M_ARENA_MAX, 1);
+#endif
 	memset(&d, 0, sizeof(d));
 	if ((r = parse_cmdline(argc, argv, &cl)) >= 0)
 		return r;
@@ -650,9 +659,22 @@ main(int argc, char *argv[])
 			log_warning("target '%s': insecure_skip_verify is on, Kibana's TLS certificate is not verified",
 			    cfg->targets[i].name);
 
-	base = event_base_new();
-	if (base == NULL) {
+	/*
+	 * Two priorities, scrapes first (http_server.h), and a look for ready
+	 * scrapes after every callback of the lower one: a scrape waits for
+	 * at most one slice of the daemon's own work, never for a whole turn.
+	 */
+	if ((ecfg = event_config_new()) != NULL &&
+	    event_config_set_max_dispatch_interval(ecfg, NULL, 1,
+	    HTTP_SERVER_PRIORITY + 1) == 0)
+		base = event_base_new_with_config(ecfg);
+	if (ecfg != NULL)
+		event_config_free(ecfg);
+	if (base == NULL || event_base_priority_init(base,
+	    HTTP_SERVER_PRIORITIES) < 0) {
 		log_error("cannot create the event loop");
+		if (base != NULL)
+			event_base_free(base);
 		goto out_curl;
 	}
 	d.base = base;

@@ -44,6 +44,15 @@ struct http_server_handlers {
 };
 
 /* The connection cap's bounds (configuration key max_connections). */
+/*
+ * Event priorities (event_base_priority_init with HTTP_SERVER_PRIORITIES):
+ * the scrape connections run at HTTP_SERVER_PRIORITY, everything else at
+ * libevent's default, the lower 1, so a scrape that is ready goes before
+ * the daemon's own work (Kibana answers, rendering slices) that is.
+ */
+#define HTTP_SERVER_PRIORITIES	2
+#define HTTP_SERVER_PRIORITY	0
+
 #define HTTP_SERVER_MAX_CONNECTIONS_DEFAULT	64
 #define HTTP_SERVER_MAX_CONNECTIONS_MAX		4096
 
