@@ -16,19 +16,46 @@
 #include "expo.h"
 #include "process.h"
 
-struct proc_stat {
-	unsigned long long utime, stime, starttime, vsize;
-	long long rss;
-};
+/*
+ * Per scrape: CPU time from getrusage(), memory from /proc/self/statm and
+ * the descriptor count from /proc/self/fd, the last two kept open (pread()
+ * at 0 and fstat() return fresh values).  Opening them, and the kernel
+ * building all of /proc/self/stat, was a fifth of a gzip scrape's CPU;
+ * /proc/self/stat is read once, for the start time.
+ */
+static int statm_fd = -1;
+static int fd_dir = -1;
+
+/* Field k (1-based, as proc(5) counts) of the text after the comm. */
+static int
+stat_field(const char *p, int k, unsigned long long *ret)
+{
+	char *end;
+	int i;
+
+	/* p is at field 3 (state). */
+	for (i = 3; i < k; i++) {
+		p = strchr(p, ' ');
+		if (p == NULL)
+			return -EINVAL;
+		p++;
+	}
+	if (*p == '-') {	/* never for these fields; read as 0 */
+		*ret = 0;
+		return 0;
+	}
+	errno = 0;
+	*ret = strtoull(p, &end, 10);
+	return end == p || errno != 0 ? -EINVAL : 0;
+}
 
 static int
-read_stat(struct proc_stat *ps)
+read_starttime(unsigned long long *starttime)
 {
 	char buf[4096], *p;
 	ssize_t n;
 	int fd;
 
-	/* open/read, not stdio: this runs on every scrape. */
 	fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -39,14 +66,33 @@ read_stat(struct proc_stat *ps)
 	buf[n] = '\0';
 	/* The command name may hold spaces and parentheses: skip past the last ')'. */
 	p = strrchr(buf, ')');
-	if (p == NULL)
+	if (p == NULL || p[1] != ' ')
 		return -EINVAL;
-	/* Fields after comm start at field 3 (state). */
-	if (sscanf(p + 2,
-	    "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d %llu %llu %lld",
-	    &ps->utime, &ps->stime, &ps->starttime, &ps->vsize, &ps->rss) != 5)
+	p += 2;
+	/* starttime, field 22 (proc(5)), in clock ticks after boot. */
+	return stat_field(p, 22, starttime);
+}
+
+/* Virtual and resident size in pages (proc(5): the first two fields). */
+static int
+read_statm(unsigned long long *size, unsigned long long *resident)
+{
+	char buf[256], *p, *end;
+	ssize_t n;
+
+	if (statm_fd < 0 &&
+	    (statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	n = pread(statm_fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return -EIO;
+	buf[n] = '\0';
+	errno = 0;
+	*size = strtoull(buf, &p, 10);
+	if (p == buf || *p != ' ' || errno != 0)
 		return -EINVAL;
-	return 0;
+	*resident = strtoull(p + 1, &end, 10);
+	return end == p + 1 || errno != 0 ? -EINVAL : 0;
 }
 
 static double
@@ -71,12 +117,12 @@ boot_time(void)
 double
 process_start_time(void)
 {
-	struct proc_stat ps;
+	unsigned long long starttime;
 	long hz = sysconf(_SC_CLK_TCK);
 
-	if (read_stat(&ps) < 0 || hz <= 0)
+	if (read_starttime(&starttime) < 0 || hz <= 0)
 		return 0;
-	return boot_time() + (double)ps.starttime / (double)hz;
+	return boot_time() + (double)starttime / (double)hz;
 }
 
 /*
@@ -93,7 +139,9 @@ count_fds(void)
 	long n = 0;
 	DIR *d;
 
-	if (stat("/proc/self/fd", &st) == 0 && st.st_size > 0)
+	if (fd_dir < 0)
+		fd_dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd_dir >= 0 && fstat(fd_dir, &st) == 0 && st.st_size > 0)
 		return (long)st.st_size;
 	d = opendir("/proc/self/fd");
 	if (d == NULL)
@@ -109,8 +157,17 @@ static void
 family(struct strbuf *out, const char *name, const char *type,
     const char *help, double v)
 {
-	strbuf_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s ", name, help,
-	    name, type, name);
+	strbuf_puts(out, "# HELP ");
+	strbuf_puts(out, name);
+	strbuf_putc(out, ' ');
+	strbuf_puts(out, help);
+	strbuf_puts(out, "\n# TYPE ");
+	strbuf_puts(out, name);
+	strbuf_putc(out, ' ');
+	strbuf_puts(out, type);
+	strbuf_putc(out, '\n');
+	strbuf_puts(out, name);
+	strbuf_putc(out, ' ');
 	expo_value(out, v);
 	strbuf_putc(out, '\n');
 }
@@ -119,18 +176,22 @@ int
 process_metrics_render(struct strbuf *out)
 {
 	static double start;
-	struct proc_stat ps;
+	unsigned long long size = 0, resident = 0;
+	struct rusage ru;
 	struct rlimit rl;
-	long hz = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE), fds;
+	long page = sysconf(_SC_PAGESIZE), fds;
 
-	if (read_stat(&ps) == 0 && hz > 0 && page > 0) {
+	if (getrusage(RUSAGE_SELF, &ru) == 0)
 		family(out, "process_cpu_seconds_total", "counter",
 		    "Total user and system CPU time spent in seconds.",
-		    (double)(ps.utime + ps.stime) / (double)hz);
+		    (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+		    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
+	if (read_statm(&size, &resident) == 0 && page > 0) {
 		family(out, "process_resident_memory_bytes", "gauge",
-		    "Resident memory size in bytes.", (double)ps.rss * (double)page);
+		    "Resident memory size in bytes.",
+		    (double)resident * (double)page);
 		family(out, "process_virtual_memory_bytes", "gauge",
-		    "Virtual memory size in bytes.", (double)ps.vsize);
+		    "Virtual memory size in bytes.", (double)size * (double)page);
 	}
 	if ((fds = count_fds()) >= 0)
 		family(out, "process_open_fds", "gauge",
