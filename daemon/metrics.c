@@ -26,9 +26,9 @@
 
 #define SERIES_TABLE_MIN 16
 
+/* 48 bytes and the key: tens of thousands of these are the registry. */
 struct series {
 	struct series	*next;		/* hash chain (live series only) */
-	uint64_t	 hash;
 	uint64_t	 epoch;		/* the registry's epoch when last written */
 	double		 value;		/* gauge, counter; histogram: sum */
 	uint64_t	*counts;	/* histogram: nbuckets + 1, not cumulative */
@@ -505,8 +505,7 @@ series_lookup(const struct metric_family *f, const char *key, size_t len,
 	if (f->tablesz == 0)
 		return NULL;
 	for (s = f->table[hash & (f->tablesz - 1)]; s != NULL; s = s->next)
-		if (s->hash == hash && s->keylen == len &&
-		    memcmp(s->key, key, len) == 0)
+		if (s->keylen == len && memcmp(s->key, key, len) == 0)
 			return s;
 	return NULL;
 }
@@ -515,17 +514,19 @@ static int
 table_grow(struct metric_family *f)
 {
 	struct series **nt, *s, *next;
-	size_t nsz, i;
+	size_t nsz, i, h;
 
 	nsz = f->tablesz > 0 ? f->tablesz * 2 : SERIES_TABLE_MIN;
 	nt = calloc(nsz, sizeof(*nt));
 	if (nt == NULL)
 		return -ENOMEM;
+	/* The hash is not kept (8 bytes a series): computed again here. */
 	for (i = 0; i < f->tablesz; i++) {
 		for (s = f->table[i]; s != NULL; s = next) {
 			next = s->next;
-			s->next = nt[s->hash & (nsz - 1)];
-			nt[s->hash & (nsz - 1)] = s;
+			h = key_hash(s->key, s->keylen) & (nsz - 1);
+			s->next = nt[h];
+			nt[h] = s;
 		}
 	}
 	free(f->table);
@@ -590,7 +591,6 @@ series_get(struct metric_family *f, const char *const *values, bool create,
 			return -ENOMEM;
 		}
 	}
-	s->hash = h;
 	s->keylen = (uint32_t)len;
 	if (len > 0)
 		memcpy(s->key, strbuf_str(k), len);
