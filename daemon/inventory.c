@@ -166,22 +166,26 @@ static int submit(struct check *c, struct inventory *t, enum engine_api api,
 static void submit_space(struct check *c, struct inventory *t,
     struct space_state *sp);
 
-void
+int
 inventory_foreach_connector(const struct inventory *t,
-    inventory_connector_fn fn, void *arg)
+    struct inventory_cursor *cur, size_t budget, inventory_connector_fn fn,
+    void *arg)
 {
-	size_t i, j;
+	size_t done = 0;
 
-	for (i = 0; i < t->nspaces; i++) {
-		const struct space_state *sp = t->spaces[i];
+	for (; cur->space < t->nspaces; cur->space++, cur->item = 0) {
+		const struct space_state *sp = t->spaces[cur->space];
 
-		for (j = 0; j < sp->connectors.n; j++) {
-			const struct kibana_connector *c = &sp->connectors.v[j];
+		for (; cur->item < sp->connectors.n; cur->item++, done++) {
+			const struct kibana_connector *c = &sp->connectors.v[cur->item];
 
+			if (done >= budget)
+				return 1;
 			fn(c->preconfigured ? "*" : sp->id, c->id, c->name,
 			    c->type_id, c->preconfigured, arg);
 		}
 	}
+	return 0;
 }
 
 const char *

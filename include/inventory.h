@@ -37,11 +37,18 @@ void	 inventory_summary(const struct inventory *t,
 
 /*
  * Every connector of the last good inventory, preconfigured ones with
- * space "*" (once per polled space, so possibly repeated).
+ * space "*" (once per polled space, so possibly repeated), in slices:
+ * from *cur (zeroed for the first call), at most budget per call; 1 while
+ * more are to come, 0 at the end.  If the inventory changes between two
+ * calls the walk may skip or repeat some, never read past the end.
  */
+struct inventory_cursor {
+	size_t	 space, item;
+};
 typedef void (*inventory_connector_fn)(const char *space, const char *id,
     const char *name, const char *type_id, bool preconfigured, void *arg);
-void	 inventory_foreach_connector(const struct inventory *t,
+int	 inventory_foreach_connector(const struct inventory *t,
+	    struct inventory_cursor *cur, size_t budget,
 	    inventory_connector_fn fn, void *arg);
 /* Name of connector id in space ("*" = preconfigured), or NULL. */
 const char *inventory_connector_name(const struct inventory *t,
