@@ -509,14 +509,13 @@ finish_slice(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * ops->finish, slice by slice: the next slice on a zero timeout, which
- * runs after the loop has polled, so answers and other checks' requests
- * go on in between.  Without a loop (or a timer) the slices run at once.
+ * ops->finish, slice by slice: the next slice on the next turn of the
+ * loop (event_next_turn), so answers and other checks' requests go on in
+ * between.  Without a loop (or a timer) the slices run at once.
  */
 static void
 run_end(struct check *c)
 {
-	static const struct timeval now = { 0, 0 };
 	struct engine *e = c->e;
 
 	while (c->ops->finish(c, c->impl) > 0) {
@@ -524,7 +523,7 @@ run_end(struct check *c)
 			continue;
 		if (c->finish_ev == NULL)
 			c->finish_ev = evtimer_new(e->base, finish_slice, c);
-		if (c->finish_ev != NULL && evtimer_add(c->finish_ev, &now) == 0)
+		if (c->finish_ev != NULL && event_next_turn(c->finish_ev) == 0)
 			return;
 	}
 	run_ended(c);

@@ -328,13 +328,11 @@ call_start(struct http_call *call)
 static void
 limiter_release(struct http_limiter *l)
 {
-	static const struct timeval now = { 0, 0 };
-
 	if (l == NULL)
 		return;
 	l->active--;
 	if (!TAILQ_EMPTY(&l->queue))
-		evtimer_add(l->kick, &now);
+		event_next_turn(l->kick);
 }
 
 static void
@@ -453,13 +451,10 @@ check_multi_info(struct http_client *c)
 	while ((msg = curl_multi_info_read(c->multi, &left)) != NULL) {
 		if (left > 0) {
 			/*
-			 * The others wait for the next turn (a zero timeout
-			 * runs after the loop has polled).  If the timer
+			 * The others wait for the next turn.  If the timer
 			 * cannot be armed, they go now, as before.
 			 */
-			static const struct timeval now = { 0, 0 };
-
-			if (evtimer_add(c->deliver, &now) == 0)
+			if (event_next_turn(c->deliver) == 0)
 				left = -1;
 		}
 		if (msg->msg != CURLMSG_DONE)
@@ -661,11 +656,9 @@ http_limiter_new(struct http_client *c, unsigned max)
 void
 http_limiter_set_max(struct http_limiter *l, unsigned max)
 {
-	static const struct timeval now = { 0, 0 };
-
 	l->max = max > 0 ? max : 1;
 	if (l->active < l->max && !TAILQ_EMPTY(&l->queue))
-		evtimer_add(l->kick, &now);
+		event_next_turn(l->kick);
 }
 
 unsigned

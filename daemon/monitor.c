@@ -249,13 +249,7 @@ static void job_slice(evutil_socket_t fd, short what, void *arg);
 static int
 job_schedule(struct render_job *j)
 {
-	static const struct timeval now = { 0, 0 };
-
-	/*
-	 * A zero timeout, not event_active(): timers run after the loop has
-	 * polled, so the answers that are ready go out between two slices.
-	 */
-	return evtimer_add(j->ev, &now) < 0 ? -ENOMEM : 0;
+	return event_next_turn(j->ev) < 0 ? -ENOMEM : 0;
 }
 
 static int

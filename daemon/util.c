@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "util.h"
 
 uint64_t
@@ -39,6 +41,14 @@ usec_to_timeval(uint64_t usec, struct timeval *ret)
 {
 	ret->tv_sec = (time_t)(usec / USEC_PER_SEC);
 	ret->tv_usec = (suseconds_t)(usec % USEC_PER_SEC);
+}
+
+int
+event_next_turn(struct event *ev)
+{
+	static const struct timeval now = { 0, 0 };
+
+	return evtimer_add(ev, &now);
 }
 
 void

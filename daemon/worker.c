@@ -20,6 +20,7 @@
 
 #include <event2/event.h>
 
+#include "util.h"
 #include "worker.h"
 
 enum job_state { JOB_QUEUED, JOB_RUNNING, JOB_DONE };
@@ -92,8 +93,6 @@ worker_main(void *arg)
 	return NULL;
 }
 
-static const struct timeval zero = { 0, 0 };
-
 /* The loop: one finished job per turn, so a burst never holds it up. */
 static void
 deliver(evutil_socket_t fd, short what, void *arg)
@@ -111,7 +110,7 @@ deliver(evutil_socket_t fd, short what, void *arg)
 	more = !TAILQ_EMPTY(&w->done);
 	pthread_mutex_unlock(&w->mu);
 	if (more)
-		evtimer_add(w->more, &zero);
+		event_next_turn(w->more);
 	if (j == NULL)
 		return;
 	done = j->done;
@@ -131,7 +130,7 @@ woken(evutil_socket_t fd, short what, void *arg)
 	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		return;
 	if (!evtimer_pending(w->more, NULL))
-		evtimer_add(w->more, &zero);
+		event_next_turn(w->more);
 }
 
 struct worker *

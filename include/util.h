@@ -32,6 +32,13 @@ double realtime_seconds(void);
 struct timeval;
 /* The one microseconds -> struct timeval conversion (libevent timers). */
 void	 usec_to_timeval(uint64_t usec, struct timeval *ret);
+struct event;
+/*
+ * Runs the timer ev on the next turn of the loop: a zero timeout, not
+ * event_active(), because timers run after the loop has polled, so what
+ * is ready (a scrape) goes first.  evtimer_add()'s result.
+ */
+int	 event_next_turn(struct event *ev);
 
 /*
  * A growable, always NUL-terminated byte buffer.  After the first allocation
