@@ -23,6 +23,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "test_files.h"
 #include "util.h"
 
 #define SECRET	"SUPERSECRET-4f2a9c"
@@ -35,30 +36,6 @@ struct t {
 };
 
 /* ---- helpers ---------------------------------------------------------- */
-
-static void xsnprintf(char *buf, size_t bufsz, const char *fmt, ...)
-    KCM_PRINTF(3, 4);
-
-/* snprintf that fails the test instead of truncating. */
-static void
-xsnprintf(char *buf, size_t bufsz, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, bufsz, fmt, ap);
-	va_end(ap);
-	assert_true(n >= 0 && (size_t)n < bufsz);
-}
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	return flag == FTW_DP ? rmdir(path) : unlink(path);
-}
 
 static int
 setup(void **state)
@@ -85,7 +62,7 @@ teardown(void **state)
 	unsetenv("CREDENTIALS_DIRECTORY");
 	config_free(t->c);
 	config_errors_free(&t->errs);
-	nftw(t->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	rm_tree(t->dir);
 	free(t);
 	return 0;
 }

@@ -21,6 +21,7 @@
 
 #include "expo.h"
 #include "metrics.h"
+#include "test_files.h"
 #include "util.h"
 
 #define FFFD "\xef\xbf\xbd"
@@ -477,16 +478,6 @@ comma_locale(char **tmpdir)
 	return NULL;
 }
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
 static void
 check_values(void)
 {
@@ -552,7 +543,7 @@ test_value(void **state)
 	setlocale(LC_NUMERIC, "C");
 	unsetenv("LOCPATH");
 	if (tmpdir != NULL) {
-		nftw(tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+		rm_tree(tmpdir);
 		free(tmpdir);
 	}
 	check_values();

@@ -32,6 +32,7 @@
 #include <openssl/ssl.h>
 
 #include "config.h"
+#include "test_files.h"
 #include "util.h"
 #include "web_auth.h"
 #include "web_config.h"
@@ -43,29 +44,6 @@ struct t {
 	struct config_errors errs;
 	int	 r;
 };
-
-static void xsnprintf(char *buf, size_t bufsz, const char *fmt, ...)
-    KCM_PRINTF(3, 4);
-
-static void
-xsnprintf(char *buf, size_t bufsz, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, bufsz, fmt, ap);
-	va_end(ap);
-	assert_true(n >= 0 && (size_t)n < bufsz);
-}
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	return flag == FTW_DP ? rmdir(path) : unlink(path);
-}
 
 static const char *
 data_dir(void)
@@ -152,7 +130,7 @@ teardown(void **state)
 
 	web_config_unref(t->wc);
 	config_errors_free(&t->errs);
-	nftw(t->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	rm_tree(t->dir);
 	free(t);
 	return 0;
 }
